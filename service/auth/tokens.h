@@ -1,0 +1,60 @@
+#ifndef DOCSHARE_AUTH_TOKENS_H_
+#define DOCSHARE_AUTH_TOKENS_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "service/common/clock.h"
+#include "service/common/types.h"
+
+namespace docshare {
+
+// What a participant token says. `nonce` binds it to one start of the
+// session: a session id started again after it ended has a new nonce.
+struct Claims {
+  std::string session_id;
+  Role role = Role::kUnknown;
+  std::string nonce;
+  absl::Time expires_at;
+};
+
+// Mints and verifies HMAC-SHA256-signed tokens (OpenSSL):
+// "v1." base64url(payload) "." base64url(mac). Any replica with the same
+// secret verifies them without a lookup.
+class TokenService {
+ public:
+  TokenService(std::string secret, const Clock& clock)
+      : secret_(std::move(secret)), clock_(clock) {}
+
+  std::string Mint(const Claims& claims) const;
+  // UNAUTHENTICATED for a malformed, forged or expired token.
+  absl::StatusOr<Claims> Verify(std::string_view token) const;
+
+ private:
+  std::string secret_;
+  const Clock& clock_;
+};
+
+// Constant-time comparison of the admin token.
+bool AdminTokenMatches(std::string_view expected, std::string_view presented);
+
+// A random token of `bytes` bytes, base64url (for nonces, secrets, ids).
+std::string RandomToken(size_t bytes);
+
+// Who is calling: the admin, or a participant with verified claims.
+struct Caller {
+  bool admin = false;
+  Claims claims;  // empty for the admin
+};
+
+// From the `authorization` metadata value ("Bearer <token>"). Missing,
+// malformed or forged: UNAUTHENTICATED. Never logs or echoes the token.
+absl::StatusOr<Caller> Authenticate(std::string_view authorization,
+                                    std::string_view admin_token,
+                                    const TokenService& tokens);
+
+}  // namespace docshare
+
+#endif  // DOCSHARE_AUTH_TOKENS_H_

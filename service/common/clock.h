@@ -1,0 +1,44 @@
+#ifndef DOCSHARE_COMMON_CLOCK_H_
+#define DOCSHARE_COMMON_CLOCK_H_
+
+#include <mutex>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace docshare {
+
+// Time source, injected so expiry is tested without sleeping.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual absl::Time Now() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  absl::Time Now() const override { return absl::Now(); }
+};
+
+// A clock that moves only when told to.
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1'800'000'000))
+      : now_(start) {}
+  absl::Time Now() const override {
+    std::lock_guard lock(mu_);
+    return now_;
+  }
+  void Advance(absl::Duration d) {
+    std::lock_guard lock(mu_);
+    now_ += d;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  absl::Time now_;
+};
+
+}  // namespace docshare
+
+#endif  // DOCSHARE_COMMON_CLOCK_H_

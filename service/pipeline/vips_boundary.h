@@ -1,0 +1,25 @@
+#ifndef DOCSHARE_PIPELINE_VIPS_BOUNDARY_H_
+#define DOCSHARE_PIPELINE_VIPS_BOUNDARY_H_
+
+// The one place libvips is started and its exceptions are caught.
+
+#include <functional>
+
+#include "absl/status/status.h"
+
+namespace docshare {
+
+// Starts libvips once per process: blocks every loader but jpegload_buffer,
+// pngload_buffer and gifload_buffer (vips_block_untrusted_set,
+// vips_operation_block_set), sets libvips' concurrency to 1, disables its
+// operation cache.
+absl::Status InitVips(const char* argv0);
+
+// Runs `fn`, turning a vips::VError into CORRUPT_IMAGE with a public message
+// (the libvips text goes to the log only) and any other exception into
+// INTERNAL.
+absl::Status CallVips(const std::function<absl::Status()>& fn);
+
+}  // namespace docshare
+
+#endif  // DOCSHARE_PIPELINE_VIPS_BOUNDARY_H_

@@ -1,0 +1,46 @@
+#ifndef DOCSHARE_SESSIONS_WATCHER_H_
+#define DOCSHARE_SESSIONS_WATCHER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+
+#include "service/sessions/backplane.h"
+
+namespace docshare {
+
+// One watcher's queue: the replay first (pointers into the retained log,
+// not bounded), then live events, bounded by `capacity`. When live events
+// overflow, the watcher is marked overflowed and its writer should end the
+// stream with the last sequence it delivered; the uploader and the other
+// watchers never wait for it.
+class Watcher final : public Subscriber {
+ public:
+  // `wake` is called (without the lock held) when an event or an overflow
+  // arrives; it must not block.
+  Watcher(size_t capacity, std::function<void()> wake);
+
+  void SetReplay(std::vector<EventPtr> replay);
+  void OnEvent(EventPtr event) override;
+
+  // The next event to write, or nullptr when none is queued (or after
+  // overflow: the writer then ends the stream).
+  EventPtr Pop();
+  bool overflowed() const;
+  // Sequence of the last event Pop returned (0 before any).
+  uint64_t last_delivered() const;
+
+ private:
+  const size_t capacity_;
+  std::function<void()> wake_;
+  mutable std::mutex mu_;
+  std::deque<EventPtr> replay_;
+  std::deque<EventPtr> live_;
+  bool overflowed_ = false;
+  uint64_t last_delivered_ = 0;
+};
+
+}  // namespace docshare
+
+#endif  // DOCSHARE_SESSIONS_WATCHER_H_
