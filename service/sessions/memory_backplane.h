@@ -32,14 +32,30 @@ class MemoryBackplane final : public Backplane {
 
  private:
   struct Session;
+  struct Entry;  // one subscriber's registration
   class LiveSubscription;
+
+  // Lock order: mu_, then a Session's mu, then stats_mu_. Subscribers are
+  // called with none of them held (see Session::Deliver), so a subscriber
+  // may call back into the backplane or drop its Subscription from OnEvent.
+  absl::StatusOr<std::shared_ptr<Session>> Lookup(std::string_view id) const;
+  // With the session's mu held. Return true when they appended an event
+  // that still has to be delivered.
+  bool ExpireIfDueLocked(Session& session, absl::Time now);
+  uint32_t EndLocked(Session& session, std::string_view reason, SessionState state,
+                     absl::Time now);
+  absl::Status ReserveBytes(uint64_t bytes);
+  void ReleaseBytes(uint64_t bytes);
+  void ChangeActive(int64_t delta);
 
   const Clock& clock_;
   const SessionCaps caps_;
   Observer& observer_;
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // guards sessions_
   std::map<std::string, std::shared_ptr<Session>, std::less<>> sessions_;
+  mutable std::mutex stats_mu_;  // guards retained_bytes_ and active_sessions_
   uint64_t retained_bytes_ = 0;
+  int64_t active_sessions_ = 0;
 };
 
 }  // namespace docshare

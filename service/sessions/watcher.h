@@ -14,7 +14,9 @@ namespace docshare {
 // not bounded), then live events, bounded by `capacity`. When live events
 // overflow, the watcher is marked overflowed and its writer should end the
 // stream with the last sequence it delivered; the uploader and the other
-// watchers never wait for it.
+// watchers never wait for it. A SessionEnded is queued even when the live
+// queue is full (it is the last event, so the bound grows by at most one):
+// a slow watcher still learns the session ended.
 class Watcher final : public Subscriber {
  public:
   // `wake` is called (without the lock held) when an event or an overflow
@@ -39,6 +41,9 @@ class Watcher final : public Subscriber {
   std::deque<EventPtr> live_;
   bool overflowed_ = false;
   uint64_t last_delivered_ = 0;
+  // Highest sequence queued (replay or live): anything at or below it is a
+  // duplicate at the replay/live seam and is dropped.
+  uint64_t last_queued_ = 0;
 };
 
 }  // namespace docshare

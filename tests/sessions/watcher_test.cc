@@ -1,0 +1,141 @@
+#include "service/sessions/watcher.h"
+
+#include <memory>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace docshare {
+namespace {
+
+EventPtr Doc(uint64_t sequence) {
+  auto event = std::make_shared<SessionEvent>();
+  event->sequence = sequence;
+  event->event = DocumentShared{std::make_shared<Document>()};
+  return event;
+}
+
+EventPtr Ended(uint64_t sequence) {
+  auto event = std::make_shared<SessionEvent>();
+  event->sequence = sequence;
+  event->event = SessionEnded{"ended"};
+  return event;
+}
+
+std::vector<uint64_t> Drain(Watcher& watcher) {
+  std::vector<uint64_t> out;
+  while (EventPtr event = watcher.Pop()) out.push_back(event->sequence);
+  return out;
+}
+
+TEST(WatcherTest, ReplayThenLiveInOrder) {
+  int wakes = 0;
+  Watcher watcher(8, [&] { ++wakes; });
+  EXPECT_EQ(watcher.Pop(), nullptr);
+  EXPECT_EQ(watcher.last_delivered(), 0u);
+  watcher.SetReplay({Doc(1), Doc(2)});
+  watcher.OnEvent(Doc(3));
+  watcher.OnEvent(Doc(4));
+  EXPECT_EQ(Drain(watcher), (std::vector<uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(watcher.last_delivered(), 4u);
+  EXPECT_FALSE(watcher.overflowed());
+  EXPECT_EQ(wakes, 3);  // the replay once, then each live event
+}
+
+TEST(WatcherTest, LiveBeforeReplayStillDeliversReplayFirst) {
+  Watcher watcher(8, [] {});
+  // The backplane registers the subscriber before the transport hands the
+  // replay over: a live event may come first.
+  watcher.OnEvent(Doc(3));
+  watcher.SetReplay({Doc(1), Doc(2)});
+  watcher.OnEvent(Doc(4));
+  EXPECT_EQ(Drain(watcher), (std::vector<uint64_t>{1, 2, 3, 4}));
+}
+
+TEST(WatcherTest, DuplicatesAtTheSeamAreDropped) {
+  Watcher watcher(8, [] {});
+  watcher.OnEvent(Doc(2));  // also in the replay below
+  watcher.OnEvent(Doc(3));
+  watcher.SetReplay({Doc(1), Doc(2)});
+  watcher.OnEvent(Doc(3));
+  watcher.OnEvent(Doc(1));
+  watcher.OnEvent(Doc(4));
+  EXPECT_EQ(Drain(watcher), (std::vector<uint64_t>{1, 2, 3, 4}));
+}
+
+TEST(WatcherTest, EmptyReplayDoesNotWake) {
+  int wakes = 0;
+  Watcher watcher(8, [&] { ++wakes; });
+  watcher.SetReplay({});
+  EXPECT_EQ(wakes, 0);
+  EXPECT_EQ(watcher.Pop(), nullptr);
+}
+
+TEST(WatcherTest, ReplayIsNotBoundedByCapacity) {
+  Watcher watcher(2, [] {});
+  std::vector<EventPtr> replay;
+  for (uint64_t i = 1; i <= 100; ++i) replay.push_back(Doc(i));
+  watcher.SetReplay(std::move(replay));
+  watcher.OnEvent(Doc(101));
+  watcher.OnEvent(Doc(102));
+  EXPECT_FALSE(watcher.overflowed());
+  EXPECT_EQ(Drain(watcher).size(), 102u);
+}
+
+TEST(WatcherTest, OverflowMarksAndKeepsLastDelivered) {
+  int wakes = 0;
+  Watcher watcher(2, [&] { ++wakes; });
+  watcher.SetReplay({Doc(1)});
+  ASSERT_NE(watcher.Pop(), nullptr);
+  watcher.OnEvent(Doc(2));
+  watcher.OnEvent(Doc(3));
+  EXPECT_FALSE(watcher.overflowed());
+  const int wakes_before = wakes;
+  watcher.OnEvent(Doc(4));  // the third live event while two wait
+  EXPECT_TRUE(watcher.overflowed());
+  EXPECT_EQ(wakes, wakes_before + 1);  // the writer learns of the overflow
+  // The writer ends the stream at once; the client resumes after 1 and gets
+  // 2, 3, 4 from the log: nothing is lost.
+  EXPECT_EQ(watcher.Pop(), nullptr);
+  EXPECT_EQ(watcher.last_delivered(), 1u);
+  watcher.OnEvent(Doc(5));
+  EXPECT_EQ(watcher.Pop(), nullptr);
+  EXPECT_EQ(wakes, wakes_before + 1);
+}
+
+TEST(WatcherTest, PoppingMakesRoom) {
+  Watcher watcher(1, [] {});
+  for (uint64_t i = 1; i <= 10; ++i) {
+    watcher.OnEvent(Doc(i));
+    EventPtr event = watcher.Pop();
+    ASSERT_NE(event, nullptr);
+    EXPECT_EQ(event->sequence, i);
+  }
+  EXPECT_FALSE(watcher.overflowed());
+  EXPECT_EQ(watcher.last_delivered(), 10u);
+}
+
+TEST(WatcherTest, SessionEndedIsQueuedEvenWhenFull) {
+  Watcher watcher(1, [] {});
+  watcher.OnEvent(Doc(1));
+  watcher.OnEvent(Ended(2));
+  EXPECT_FALSE(watcher.overflowed());
+  EXPECT_EQ(Drain(watcher), (std::vector<uint64_t>{1, 2}));
+}
+
+TEST(WatcherTest, WakeIsCalledWithoutTheLockHeld) {
+  // A wake that reads the watcher would deadlock if the lock were held.
+  std::unique_ptr<Watcher> watcher;
+  std::vector<uint64_t> popped;
+  watcher = std::make_unique<Watcher>(1, [&] {
+    if (watcher->overflowed()) return;
+    while (EventPtr event = watcher->Pop()) popped.push_back(event->sequence);
+  });
+  watcher->SetReplay({Doc(1)});
+  watcher->OnEvent(Doc(2));
+  watcher->OnEvent(Doc(3));
+  EXPECT_EQ(popped, (std::vector<uint64_t>{1, 2, 3}));
+}
+
+}  // namespace
+}  // namespace docshare
