@@ -97,6 +97,14 @@ absl::StatusOr<SniffResult> Sniff(std::string_view head) {
     return Reject(RejectReason::kEmptyFile, result.mime,
                   "the file is empty: share a JPEG, PNG or GIF");
   }
+  // A PNG whose signature was damaged (PngSuite's xs*, xcrn, xlfn: a bit
+  // flipped, line endings converted in transfer) is not "another type" to
+  // libmagic's eyes but a broken PNG: IHDR still sits right after it.
+  if (result.type == FileType::kUnknown && head.size() >= 16 &&
+      head.substr(12, 4) == "IHDR") {
+    return Reject(RejectReason::kCorruptImage, result.mime,
+                  "the file looks like a PNG but its signature is damaged");
+  }
   if (result.type == FileType::kUnknown) {
     return Reject(RejectReason::kUnsupportedType, result.mime,
                   absl::StrCat(result.mime,

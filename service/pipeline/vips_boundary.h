@@ -4,6 +4,7 @@
 // The one place libvips is started and its exceptions are caught.
 
 #include <functional>
+#include <string_view>
 
 #include "absl/status/status.h"
 
@@ -17,8 +18,9 @@ absl::Status InitVips(const char* argv0);
 
 // Runs `fn`, turning a vips::VError into CORRUPT_IMAGE with a public message
 // (the libvips text goes to the log only) and any other exception into
-// INTERNAL.
-absl::Status CallVips(const std::function<absl::Status()>& fn);
+// INTERNAL. `detected_mime` goes into the rejection (docshare-detected-mime).
+absl::Status CallVips(const std::function<absl::Status()>& fn,
+                      std::string_view detected_mime = "");
 
 }  // namespace docshare
 

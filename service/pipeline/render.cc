@@ -1,0 +1,241 @@
+#include "service/pipeline/render.h"
+
+#include <vips/vips8>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "service/common/types.h"
+#include "service/pipeline/vips_boundary.h"
+
+// The render stage, in the order it runs:
+//   load (the sniffed type's own loader, fail_on=error, JPEG shrink-on-load)
+//   | thumbnail to the display box (sRGB, 8-bit, alpha kept, never upscaled)
+//   | decode fully into memory (a broken file fails here, not half-rendered)
+//   | orient | strip | encode display
+//   | first frame | thumbnail box | strip | encode thumbnail
+// Everything in here may throw vips::VError; CallVips turns it into a status.
+
+namespace docshare {
+namespace {
+
+using vips::VImage;
+using vips::VOption;
+
+// Metadata a preview keeps: what an animation needs to play. Everything else
+// (EXIF, GPS, XMP, ICC, IPTC, comments, ...) is removed before the save, on
+// top of the saver's own `strip`.
+const std::set<std::string>& KeptFields() {
+  static const auto* kept = new std::set<std::string>{"page-height", "delay", "loop"};
+  return *kept;
+}
+
+// A VipsBlob over the caller's bytes (no copy); it must outlive every image
+// loaded from it, so it is declared before them.
+struct BlobUnref {
+  void operator()(VipsBlob* blob) const { vips_area_unref(VIPS_AREA(blob)); }
+};
+using BlobPtr = std::unique_ptr<VipsBlob, BlobUnref>;
+
+bool IsAnimated(const VImage& image) {
+  return vips_image_get_page_height(image.get_image()) < image.height();
+}
+
+int Orientation(const VImage& image) {
+  return image.get_typeof(VIPS_META_ORIENTATION) != 0
+             ? image.get_int(VIPS_META_ORIENTATION)
+             : 1;
+}
+
+// libjpeg can decode at 1/2, 1/4 or 1/8 scale: the largest factor that still
+// leaves the longest edge at least `box` pixels.
+int JpegShrink(const ImageHeader& header, int box) {
+  const int longest = std::max(header.width, header.height);
+  for (int shrink : {8, 4, 2}) {
+    if (longest / shrink >= box) return shrink;
+  }
+  return 1;
+}
+
+VImage Load(VipsBlob* blob, const ImageHeader& header, const RenderOptions& options) {
+  VOption* common = VImage::option()
+                        ->set("fail_on", VIPS_FAIL_ON_ERROR)
+                        ->set("access", VIPS_ACCESS_SEQUENTIAL);
+  switch (header.type) {
+    case FileType::kJpeg:
+      return VImage::jpegload_buffer(
+          blob, common->set("shrink", JpegShrink(header, options.display_size)));
+    case FileType::kPng:
+      return VImage::pngload_buffer(blob, common);
+    case FileType::kGif: {
+      const bool keep_animation =
+          options.format == PreviewFormat::kWebp || options.format == PreviewFormat::kGif;
+      return VImage::gifload_buffer(blob, common->set("n", keep_animation ? -1 : 1));
+    }
+    case FileType::kUnknown:
+      break;
+  }
+  delete common;
+  throw vips::VError("no loader for this type");
+}
+
+// Fits `image` (all its pages) in a box x box square, never upscaling. The
+// thumbnail operation also imports CMYK and embedded profiles and exports
+// 8-bit sRGB (or 8-bit grey), premultiplying alpha around the resize.
+VImage FitBox(const VImage& image, int box) {
+  return image.thumbnail_image(box, VImage::option()
+                                        ->set("height", box)
+                                        ->set("size", VIPS_SIZE_DOWN)
+                                        ->set("no_rotate", true));
+}
+
+// 8-bit sRGB or grey whatever the thumbnail operation left (it normally
+// leaves exactly that).
+VImage EightBitSrgb(VImage image) {
+  const VipsInterpretation type = image.interpretation();
+  if (type != VIPS_INTERPRETATION_sRGB && type != VIPS_INTERPRETATION_B_W) {
+    image = image.colourspace(VIPS_INTERPRETATION_sRGB);
+  }
+  if (image.format() != VIPS_FORMAT_UCHAR) image = image.cast(VIPS_FORMAT_UCHAR);
+  return image;
+}
+
+VImage Strip(const VImage& in) {
+  VImage image = in.copy();  // metadata changes must not touch `in`
+  gchar** fields = vips_image_get_fields(image.get_image());
+  for (gchar** field = fields; *field != nullptr; ++field) {
+    if (!KeptFields().contains(*field)) image.remove(*field);
+  }
+  g_strfreev(fields);
+  return image;
+}
+
+VImage FirstFrame(const VImage& image) {
+  if (!IsAnimated(image)) return image;
+  const int page_height = vips_image_get_page_height(image.get_image());
+  VImage frame = image.crop(0, 0, image.width(), page_height).copy();
+  frame.remove("page-height");
+  frame.remove("delay");
+  frame.remove("loop");
+  return frame;
+}
+
+std::string TakeBlob(VipsBlob* blob) {
+  size_t length = 0;
+  const void* data = vips_blob_get(blob, &length);
+  std::string bytes(static_cast<const char*>(data), length);
+  vips_area_unref(VIPS_AREA(blob));
+  return bytes;
+}
+
+uint32_t Le32(std::string_view b, size_t at) {
+  return uint32_t(uint8_t(b[at])) | uint32_t(uint8_t(b[at + 1])) << 8 |
+         uint32_t(uint8_t(b[at + 2])) << 16 | uint32_t(uint8_t(b[at + 3])) << 24;
+}
+
+// libvips 8.14.1's webpsave writes an EXIF chunk (orientation, resolution,
+// pixel size) even with strip=true and no exif-data on the image. Drop the
+// EXIF, XMP and ICCP chunks and clear their VP8X flags.
+std::string DropWebpMetadata(std::string webp) {
+  if (webp.size() < 12 || webp.compare(0, 4, "RIFF") != 0 ||
+      webp.compare(8, 4, "WEBP") != 0) {
+    throw vips::VError("webpsave wrote something that is not a WebP file");
+  }
+  std::string out = webp.substr(0, 12);
+  for (size_t at = 12; at + 8 <= webp.size();) {
+    const std::string_view fourcc(webp.data() + at, 4);
+    const size_t chunk = 8 + size_t{Le32(webp, at + 4)} + (Le32(webp, at + 4) & 1);
+    if (at + chunk > webp.size()) throw vips::VError("webpsave wrote a truncated chunk");
+    if (fourcc != "EXIF" && fourcc != "XMP " && fourcc != "ICCP") {
+      std::string piece = webp.substr(at, chunk);
+      if (fourcc == "VP8X" && piece.size() > 8) piece[8] &= ~0x2C;  // ICC, EXIF, XMP
+      out += piece;
+    }
+    at += chunk;
+  }
+  const uint32_t riff_size = static_cast<uint32_t>(out.size() - 8);
+  for (int i = 0; i < 4; ++i) out[4 + i] = static_cast<char>(riff_size >> (8 * i));
+  return out;
+}
+
+std::string Encode(VImage image, const RenderOptions& options) {
+  switch (options.format) {
+    case PreviewFormat::kWebp:
+      return DropWebpMetadata(TakeBlob(image.webpsave_buffer(VImage::option()
+                                                                 ->set("Q", options.quality)
+                                                                 ->set("effort", options.webp_effort)
+                                                                 ->set("strip", true))));
+    case PreviewFormat::kJpeg:
+      if (image.has_alpha()) {
+        image = image.flatten(VImage::option()->set("background", std::vector<double>{255}));
+      }
+      return TakeBlob(image.jpegsave_buffer(
+          VImage::option()->set("Q", options.quality)->set("strip", true)));
+    case PreviewFormat::kPng:
+      return TakeBlob(image.pngsave_buffer(VImage::option()->set("strip", true)));
+    case PreviewFormat::kGif:
+      return TakeBlob(image.gifsave_buffer(VImage::option()->set("strip", true)));
+  }
+  throw vips::VError("unknown preview format");
+}
+
+Preview MakePreview(Rendition rendition, const VImage& image, const RenderOptions& options) {
+  Preview preview;
+  preview.rendition = rendition;
+  preview.mime_type = std::string(PreviewMime(options.format));
+  preview.width = image.width();
+  preview.height = vips_image_get_page_height(image.get_image());
+  preview.data = std::make_shared<const std::string>(Encode(image, options));
+  return preview;
+}
+
+absl::Status RenderWithVips(std::string_view bytes, const ImageHeader& header,
+                            const RenderOptions& options, Renditions& out) {
+  BlobPtr blob(vips_blob_new(nullptr, bytes.data(), bytes.size()));
+  const VImage source = Load(blob.get(), header, options);
+  const int orientation = Orientation(source);
+
+  // Decode once: the display rendition is built in memory, and the copy
+  // pulls every pixel of the source through the loader, so truncation and
+  // corruption fail here.
+  VImage display = EightBitSrgb(FitBox(source, options.display_size)).copy_memory();
+  if (orientation != 1) display = display.autorot().copy_memory();
+  display = Strip(display);
+
+  VImage thumbnail = Strip(FitBox(FirstFrame(display), options.thumbnail_size));
+
+  out.width = header.width;
+  out.height = header.height;
+  if (orientation >= 5 && orientation <= 8) std::swap(out.width, out.height);
+  out.frame_count = header.frame_count;
+  out.display = MakePreview(Rendition::kDisplay, display, options);
+  out.thumbnail = MakePreview(Rendition::kThumbnail, thumbnail, options);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Renditions> VipsRenderer::Render(std::string_view bytes,
+                                                const ImageHeader& header) {
+  Renditions renditions;
+  absl::Status status = CallVips(
+      [&] { return RenderWithVips(bytes, header, options_, renditions); },
+      FileTypeMime(header.type));
+  if (!status.ok()) return status;
+  return renditions;
+}
+
+std::string_view PreviewMime(PreviewFormat format) {
+  switch (format) {
+    case PreviewFormat::kWebp: return "image/webp";
+    case PreviewFormat::kJpeg: return "image/jpeg";
+    case PreviewFormat::kPng: return "image/png";
+    case PreviewFormat::kGif: return "image/gif";
+  }
+  return "application/octet-stream";
+}
+
+}  // namespace docshare
