@@ -34,6 +34,7 @@ COPY --from=build /src/build/docshare-server /src/build/docshare-cli /usr/local/
 # Fail the image build, not the first pod, when a library is missing.
 RUN ! ldd /usr/local/bin/docshare-server /usr/local/bin/docshare-cli | grep 'not found'
 
+ARG DEBIAN_RELEASE
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=unknown
