@@ -228,9 +228,8 @@ bool AdminTokenMatches(std::string_view expected, std::string_view presented) {
 
 std::string RandomToken(size_t bytes) {
   std::string raw(bytes, '\0');
-  if (bytes > 0 &&
-      RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) !=
-          1) {
+  if (bytes > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()),
+                              static_cast<int>(bytes)) != 1) {
     std::abort();  // No entropy: minting guessable secrets would be worse.
   }
   return Base64UrlEncode(raw);

@@ -98,13 +98,17 @@ struct MemoryBackplane::Session {
 
   // NOT_FOUND / FAILED_PRECONDITION unless the session takes new work.
   absl::Status Usable(absl::Time now) const {
-    if (Forgotten(now)) return absl::NotFoundError(absl::StrCat("session ", info.id, " not found"));
+    if (Forgotten(now))
+      return absl::NotFoundError(absl::StrCat("session ", info.id, " not found"));
     switch (info.state) {
-      case SessionState::kActive: return absl::OkStatus();
+      case SessionState::kActive:
+        return absl::OkStatus();
       case SessionState::kEnded:
-        return absl::FailedPreconditionError(absl::StrCat("session ", info.id, " has ended"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("session ", info.id, " has ended"));
       case SessionState::kExpired:
-        return absl::FailedPreconditionError(absl::StrCat("session ", info.id, " has expired"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("session ", info.id, " has expired"));
     }
     return absl::InternalError("unknown session state");
   }
@@ -200,10 +204,11 @@ uint32_t MemoryBackplane::EndLocked(Session& session, std::string_view reason,
 
 absl::Status MemoryBackplane::ReserveBytes(uint64_t bytes) {
   std::lock_guard lock(stats_mu_);
-  if (bytes > caps_.max_retained_bytes - std::min(retained_bytes_, caps_.max_retained_bytes)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the service already holds ", retained_bytes_, " preview bytes; ", bytes,
-        " more would pass its cap of ", caps_.max_retained_bytes));
+  if (bytes >
+      caps_.max_retained_bytes - std::min(retained_bytes_, caps_.max_retained_bytes)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the service already holds ", retained_bytes_, " preview bytes; ",
+                     bytes, " more would pass its cap of ", caps_.max_retained_bytes));
   }
   retained_bytes_ += bytes;
   observer_.RetainedPreviewBytes(static_cast<int64_t>(retained_bytes_));
@@ -247,10 +252,10 @@ absl::StatusOr<SessionInfo> MemoryBackplane::Start(const SessionSettings& settin
             s.info.consumer_may_share == settings.consumer_may_share) {
           return s.info;
         }
-        return absl::AlreadyExistsError(absl::StrCat(
-            "session ", settings.id, " is active with other settings (ttl ",
-            absl::FormatDuration(s.info.ttl), ", consumer_may_share ",
-            s.info.consumer_may_share ? "true" : "false", ")"));
+        return absl::AlreadyExistsError(
+            absl::StrCat("session ", settings.id, " is active with other settings (ttl ",
+                         absl::FormatDuration(s.info.ttl), ", consumer_may_share ",
+                         s.info.consumer_may_share ? "true" : "false", ")"));
       }
     }
     auto fresh = std::make_shared<Session>();
@@ -291,8 +296,8 @@ absl::StatusOr<uint32_t> MemoryBackplane::End(std::string_view id,
   return EndLocked(*s, reason, SessionState::kEnded, now);
 }
 
-absl::StatusOr<EventPtr> MemoryBackplane::Append(std::string_view id,
-                                                 std::shared_ptr<const Document> document) {
+absl::StatusOr<EventPtr> MemoryBackplane::Append(
+    std::string_view id, std::shared_ptr<const Document> document) {
   if (document == nullptr) return absl::InvalidArgumentError("no document to append");
   const uint64_t bytes = document->PreviewBytes();
   ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
@@ -302,14 +307,14 @@ absl::StatusOr<EventPtr> MemoryBackplane::Append(std::string_view id,
   ExpireIfDueLocked(*s, now);
   RETURN_IF_ERROR(s->Usable(now));
   if (s->documents >= static_cast<uint64_t>(std::max(caps_.max_documents, 0))) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("session ", Name(id), " already holds ", s->documents,
-                     " documents, the most allowed"));
+    return absl::FailedPreconditionError(absl::StrCat("session ", Name(id),
+                                                      " already holds ", s->documents,
+                                                      " documents, the most allowed"));
   }
   if (bytes > caps_.max_session_bytes - std::min(s->bytes, caps_.max_session_bytes)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "session ", Name(id), " holds ", s->bytes, " preview bytes; ", bytes,
-        " more would pass its cap of ", caps_.max_session_bytes));
+    return absl::FailedPreconditionError(
+        absl::StrCat("session ", Name(id), " holds ", s->bytes, " preview bytes; ", bytes,
+                     " more would pass its cap of ", caps_.max_session_bytes));
   }
   RETURN_IF_ERROR(ReserveBytes(bytes));
   auto event = std::make_shared<SessionEvent>();
@@ -323,8 +328,9 @@ absl::StatusOr<EventPtr> MemoryBackplane::Append(std::string_view id,
   return EventPtr(std::move(event));
 }
 
-absl::StatusOr<Backplane::Subscribed> MemoryBackplane::Subscribe(
-    std::string_view id, uint64_t after_sequence, Subscriber* subscriber) {
+absl::StatusOr<Backplane::Subscribed> MemoryBackplane::Subscribe(std::string_view id,
+                                                                 uint64_t after_sequence,
+                                                                 Subscriber* subscriber) {
   if (subscriber == nullptr) return absl::InvalidArgumentError("no subscriber");
   ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
   const absl::Time now = clock_.Now();
@@ -333,9 +339,9 @@ absl::StatusOr<Backplane::Subscribed> MemoryBackplane::Subscribe(
   ExpireIfDueLocked(*s, now);
   RETURN_IF_ERROR(s->Usable(now));
   if (after_sequence > s->last_sequence) {
-    return absl::OutOfRangeError(absl::StrCat("after_sequence ", after_sequence,
-                                              " is beyond the last sequence ",
-                                              s->last_sequence, " of session ", Name(id)));
+    return absl::OutOfRangeError(
+        absl::StrCat("after_sequence ", after_sequence, " is beyond the last sequence ",
+                     s->last_sequence, " of session ", Name(id)));
   }
   Subscribed subscribed;
   auto first = std::upper_bound(

@@ -22,14 +22,16 @@ constexpr char kSecret[] = "test-secret-0123456789";
 class TokensTest : public ::testing::Test {
  protected:
   Claims SomeClaims(absl::Duration ttl = absl::Hours(1)) const {
-    return Claims{"session-1.A_b", Role::kConsumer, "bm9uY2Utbm9uY2U", clock_.Now() + ttl};
+    return Claims{"session-1.A_b", Role::kConsumer, "bm9uY2Utbm9uY2U",
+                  clock_.Now() + ttl};
   }
 
   FakeClock clock_;
   TokenService tokens_{kSecret, clock_};
 };
 
-void ExpectUnauthenticated(const absl::StatusOr<Claims>& result, const std::string& token) {
+void ExpectUnauthenticated(const absl::StatusOr<Claims>& result,
+                           const std::string& token) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kUnauthenticated);
   if (token.size() >= 8) {
@@ -190,7 +192,9 @@ TEST_F(TokensTest, RandomMutationsNeverVerify) {
         case 0:
           if (at < token.size()) token[at] = static_cast<char>(rng());
           break;
-        case 1: token.insert(at, 1, static_cast<char>(rng())); break;
+        case 1:
+          token.insert(at, 1, static_cast<char>(rng()));
+          break;
         case 2:
           if (at < token.size()) token.erase(at, 1);
           break;
@@ -278,9 +282,10 @@ TEST_F(AuthenticateTest, ParticipantToken) {
 TEST_F(AuthenticateTest, WrongSchemeOrShapeIsUnauthenticated) {
   const std::string token = tokens_.Mint(SomeClaims());
   const std::vector<std::string> headers = {
-      "Basic " + token, token, "Bearer  " + token, "Bearer\t" + token,
-       "Bearer" + token, "Bearer " + token + " extra", "Bearer the-admin-token x",
-       std::string("Bearer the-admin\0token", 22)};
+      "Basic " + token,           token,
+      "Bearer  " + token,         "Bearer\t" + token,
+      "Bearer" + token,           "Bearer " + token + " extra",
+      "Bearer the-admin-token x", std::string("Bearer the-admin\0token", 22)};
   for (const std::string& header : headers) {
     SCOPED_TRACE(header);
     absl::StatusOr<Caller> caller = Auth(header);

@@ -92,7 +92,8 @@ class MemoryBackplaneTest : public ::testing::Test {
 
   Backplane::Subscribed MustSubscribe(Subscriber& subscriber, uint64_t after = 0,
                                       std::string_view id = "s1") {
-    absl::StatusOr<Backplane::Subscribed> s = backplane_->Subscribe(id, after, &subscriber);
+    absl::StatusOr<Backplane::Subscribed> s =
+        backplane_->Subscribe(id, after, &subscriber);
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? *std::move(s) : Backplane::Subscribed{};
   }
@@ -130,7 +131,8 @@ TEST_F(MemoryBackplaneTest, StartIsIdempotentWithSameSettings) {
 
 TEST_F(MemoryBackplaneTest, StartWithOtherSettingsIsAlreadyExists) {
   MustStart();
-  absl::StatusOr<SessionInfo> other_ttl = backplane_->Start(Settings("s1", absl::Minutes(5)));
+  absl::StatusOr<SessionInfo> other_ttl =
+      backplane_->Start(Settings("s1", absl::Minutes(5)));
   EXPECT_EQ(other_ttl.status().code(), absl::StatusCode::kAlreadyExists);
   absl::StatusOr<SessionInfo> other_share =
       backplane_->Start(Settings("s1", absl::Minutes(10), true));
@@ -334,8 +336,10 @@ TEST_F(MemoryBackplaneTest, EndedSessionIsFailedPrecondition) {
 TEST_F(MemoryBackplaneTest, UnknownSessionIsNotFound) {
   Recorder r;
   EXPECT_EQ(backplane_->Get("nope").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(backplane_->End("nope", "ended").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(backplane_->Append("nope", Doc()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(backplane_->End("nope", "ended").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(backplane_->Append("nope", Doc()).status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(backplane_->Subscribe("nope", 0, &r).status().code(),
             absl::StatusCode::kNotFound);
 }
@@ -445,7 +449,8 @@ TEST_F(MemoryBackplaneTest, DocumentCapIsFailedPrecondition) {
   MustAppend();
   absl::StatusOr<EventPtr> third = backplane_->Append("s1", Doc());
   EXPECT_EQ(third.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(third.status().message(), "session s1 already holds 2 documents, the most allowed");
+  EXPECT_EQ(third.status().message(),
+            "session s1 already holds 2 documents, the most allowed");
   EXPECT_EQ(backplane_->retained_bytes(), 200u);
   // The refused document took no sequence number.
   ASSERT_TRUE(backplane_->End("s1", "ended").ok());
