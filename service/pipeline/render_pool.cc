@@ -6,7 +6,7 @@
 namespace docshare {
 
 RenderPool::RenderPool(int workers, int queue_capacity, Observer& observer)
-    : queue_capacity_(queue_capacity), observer_(observer) {
+    : worker_count_(workers), queue_capacity_(queue_capacity), observer_(observer) {
   workers_.reserve(workers);
   for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { Work(); });
 }
@@ -17,7 +17,10 @@ absl::Status RenderPool::Submit(std::function<void()> job) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return absl::UnavailableError("render pool is shutting down");
-    if (static_cast<int>(queue_.size()) >= queue_capacity_) {
+    // Full when every worker is busy and queue_capacity jobs already wait
+    // (counted together, so it does not matter whether an idle worker has
+    // picked up its job yet).
+    if (static_cast<int>(queue_.size()) + in_flight_ >= worker_count_ + queue_capacity_) {
       observer_.RenderShed();
       return absl::ResourceExhaustedError("render pool is full: " +
                                           std::to_string(queue_.size()) +

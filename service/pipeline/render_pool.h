@@ -14,7 +14,8 @@
 namespace docshare {
 
 // A fixed set of worker threads with a bounded queue. Submit never waits:
-// when `queue_capacity` jobs already wait it returns RESOURCE_EXHAUSTED.
+// when every worker is busy and `queue_capacity` jobs already wait it returns
+// RESOURCE_EXHAUSTED.
 class RenderPool {
  public:
   RenderPool(int workers, int queue_capacity, Observer& observer);
@@ -31,6 +32,7 @@ class RenderPool {
   void Work();
   void Report();  // under mu_
 
+  const int worker_count_;
   const int queue_capacity_;
   Observer& observer_;
   mutable std::mutex mu_;

@@ -1,0 +1,52 @@
+#include "service/pipeline/authorize.h"
+
+#include "absl/strings/str_cat.h"
+#include "service/common/status_macros.h"
+
+namespace docshare {
+namespace {
+
+// The session as the caller may see it: a participant's token must name
+// this session and this start of it (its nonce).
+absl::StatusOr<SessionInfo> SessionOfCaller(const Caller& caller, std::string_view session_id,
+                                            Backplane& backplane) {
+  if (!caller.admin && caller.claims.session_id != session_id) {
+    return absl::PermissionDeniedError("the token belongs to another session");
+  }
+  ASSIGN_OR_RETURN(SessionInfo info, backplane.Get(session_id));
+  if (!caller.admin && caller.claims.nonce != info.nonce) {
+    return absl::PermissionDeniedError(
+        "the token belongs to an earlier session with this id");
+  }
+  if (info.state != SessionState::kActive) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "session ", std::string(session_id), " has ",
+        info.state == SessionState::kExpired ? "expired" : "ended"));
+  }
+  return info;
+}
+
+}  // namespace
+
+absl::StatusOr<SessionInfo> AuthorizeShare(const Caller& caller, std::string_view session_id,
+                                           Backplane& backplane) {
+  if (caller.admin) {
+    return absl::PermissionDeniedError(
+        "the admin token may not share: use the agent's or the consumer's token");
+  }
+  ASSIGN_OR_RETURN(SessionInfo info, SessionOfCaller(caller, session_id, backplane));
+  if (caller.claims.role == Role::kConsumer && !info.consumer_may_share) {
+    return absl::PermissionDeniedError("the consumer may not share in this session");
+  }
+  if (caller.claims.role != Role::kAgent && caller.claims.role != Role::kConsumer) {
+    return absl::PermissionDeniedError("the token's role may not share");
+  }
+  return info;
+}
+
+absl::StatusOr<SessionInfo> AuthorizeWatch(const Caller& caller, std::string_view session_id,
+                                           Backplane& backplane) {
+  return SessionOfCaller(caller, session_id, backplane);
+}
+
+}  // namespace docshare

@@ -1,0 +1,48 @@
+#include "service/pipeline/filename.h"
+
+#include <cstdint>
+
+namespace docshare {
+namespace {
+
+constexpr size_t kMaxBytes = 255;
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when invalid.
+size_t Utf8Length(std::string_view s, size_t i) {
+  const auto c = static_cast<uint8_t>(s[i]);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((static_cast<uint8_t>(s[i + k]) & 0xC0) != 0x80) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string SanitizeFilename(std::string_view name) {
+  if (size_t slash = name.find_last_of("/\\"); slash != std::string_view::npos) {
+    name.remove_prefix(slash + 1);
+  }
+  std::string out;
+  for (size_t i = 0; i < name.size();) {
+    size_t n = Utf8Length(name, i);
+    if (n == 0) {  // invalid byte: dropped
+      ++i;
+      continue;
+    }
+    const auto c = static_cast<uint8_t>(name[i]);
+    const bool control = n == 1 && (c < 0x20 || c == 0x7F);
+    const bool c1_control = n == 2 && c == 0xC2 && static_cast<uint8_t>(name[i + 1]) < 0xA0;
+    if (!control && !c1_control) {
+      if (out.size() + n > kMaxBytes) break;
+      out.append(name.substr(i, n));
+    }
+    i += n;
+  }
+  while (!out.empty() && (out.front() == ' ' || out.front() == '.')) out.erase(0, 1);
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out.empty() ? "document" : out;
+}
+
+}  // namespace docshare

@@ -1,0 +1,95 @@
+#ifndef DOCSHARE_PIPELINE_PIPELINE_H_
+#define DOCSHARE_PIPELINE_PIPELINE_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "service/auth/tokens.h"
+#include "service/common/clock.h"
+#include "service/common/observer.h"
+#include "service/pipeline/guard.h"
+#include "service/pipeline/preview_cache.h"
+#include "service/pipeline/render.h"
+#include "service/pipeline/render_pool.h"
+#include "service/pipeline/sniff.h"
+#include "service/pipeline/upload_buffer.h"
+#include "service/sessions/backplane.h"
+
+namespace docshare {
+
+// What the uploader says about the file before its bytes.
+struct ShareRequest {
+  std::string session_id;
+  std::string filename;
+  std::string declared_mime_type;
+  uint64_t size_bytes = 0;  // 0: unknown
+};
+
+using ShareDone = std::function<void(absl::StatusOr<std::shared_ptr<const Document>>)>;
+
+// The share pipeline: authorize, sniff, guard, render, publish. The one
+// place that lists the stages in order (Share::Begin, Share::AddChunk,
+// Pipeline::Complete).
+class Pipeline {
+ public:
+  struct Deps {
+    Backplane& backplane;
+    Renderer& renderer;
+    RenderPool& pool;
+    PreviewCache& cache;
+    Observer& observer;
+    const Clock& clock;
+  };
+
+  Pipeline(Deps deps, Limits limits, uint64_t max_file_bytes)
+      : deps_(deps), limits_(limits), max_file_bytes_(max_file_bytes) {}
+
+  // One upload in progress, fed by the transport as its messages arrive.
+  // Not thread-safe: one caller at a time (the RPC's reactor).
+  class Share {
+   public:
+    // authorize, then the declared size: before any byte is read.
+    absl::Status Begin(const Caller& caller, ShareRequest request);
+    // Counts the bytes; sniffs as soon as 4 KiB are held, so an unsupported
+    // type is refused after the first chunk at most.
+    absl::Status AddChunk(std::string_view chunk);
+    // The stream ended: sniff (if not yet), then guard, render and publish
+    // on the render pool. `done` runs exactly once, on a pool thread (or at
+    // once for a verdict reached here, or RESOURCE_EXHAUSTED when the pool
+    // is full).
+    void Finish(ShareDone done);
+
+   private:
+    friend class Pipeline;
+    explicit Share(Pipeline& pipeline);
+    absl::Status SniffHead();
+    absl::Status Verdict(absl::Status status);  // counts a rejection
+
+    Pipeline& pipeline_;
+    absl::Time started_;
+    Caller caller_;
+    ShareRequest request_;
+    std::optional<UploadBuffer> buffer_;
+    std::optional<SniffResult> sniffed_;
+  };
+
+  std::unique_ptr<Share> NewShare() { return std::unique_ptr<Share>(new Share(*this)); }
+
+ private:
+  struct Job;
+  // On a render worker: guard, render (or the cache), publish.
+  absl::StatusOr<std::shared_ptr<const Document>> Complete(Job& job);
+  absl::StatusOr<Renditions> RenderCached(const std::string& bytes, const ImageHeader& header);
+  void Report(FileType type, const absl::Status& status, absl::Time started);
+
+  Deps deps_;
+  Limits limits_;
+  uint64_t max_file_bytes_;
+};
+
+}  // namespace docshare
+
+#endif  // DOCSHARE_PIPELINE_PIPELINE_H_

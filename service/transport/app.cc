@@ -1,0 +1,127 @@
+#include "service/transport/app.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "service/sessions/memory_backplane.h"
+
+namespace docshare {
+namespace {
+
+RenderOptions RenderOptionsOf(const Config& c) {
+  RenderOptions o;
+  o.display_size = static_cast<int>(c.display_size);
+  o.thumbnail_size = static_cast<int>(c.thumbnail_size);
+  o.format = c.preview_format == "jpeg"  ? PreviewFormat::kJpeg
+             : c.preview_format == "png" ? PreviewFormat::kPng
+             : c.preview_format == "gif" ? PreviewFormat::kGif
+                                         : PreviewFormat::kWebp;
+  o.quality = static_cast<int>(c.preview_quality);
+  o.webp_effort = static_cast<int>(c.webp_effort);
+  return o;
+}
+
+constexpr char kSessionService[] = "docshare.v1.SessionService";
+constexpr char kDocumentService[] = "docshare.v1.DocumentService";
+
+}  // namespace
+
+App::App(Config config, const Clock& clock, Observer& observer)
+    : config_(std::move(config)), clock_(clock), observer_(observer) {
+  if (config_.admin_token.empty()) {
+    config_.admin_token = RandomToken(24);
+    admin_token_generated_ = true;
+  }
+  if (config_.token_secret.empty()) config_.token_secret = RandomToken(32);
+  tokens_ = std::make_unique<TokenService>(config_.token_secret, clock_);
+  SessionCaps caps;
+  caps.max_documents = static_cast<int>(config_.max_session_documents);
+  caps.max_session_bytes = config_.max_session_bytes;
+  caps.max_retained_bytes = config_.max_retained_bytes;
+  backplane_ = std::make_unique<MemoryBackplane>(clock_, caps, observer_);
+  renderer_ = std::make_unique<VipsRenderer>(RenderOptionsOf(config_));
+  int workers = static_cast<int>(config_.render_workers);
+  if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+  pool_ = std::make_unique<RenderPool>(workers, static_cast<int>(config_.render_queue),
+                                       observer_);
+  cache_ = std::make_unique<PreviewCache>(config_.preview_cache_bytes);
+  Limits limits;
+  limits.max_pixels = config_.max_pixels;
+  limits.max_frames = static_cast<int>(config_.max_frames);
+  limits.max_animation_pixels = config_.max_animation_pixels;
+  pipeline_ = std::make_unique<Pipeline>(
+      Pipeline::Deps{*backplane_, *renderer_, *pool_, *cache_, observer_, clock_}, limits,
+      config_.max_file_bytes);
+  ServiceDeps deps{*backplane_, *pipeline_, *tokens_, config_.admin_token, observer_, clock_};
+  deps.default_ttl = absl::Seconds(config_.session_ttl);
+  deps.watcher_queue = static_cast<size_t>(config_.watcher_queue);
+  session_service_ = std::make_unique<SessionServiceImpl>(deps, streams_);
+  document_service_ = std::make_unique<DocumentServiceImpl>(deps, streams_);
+}
+
+App::~App() {
+  Drain(absl::ZeroDuration());
+}
+
+absl::Status App::Start(
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.grpc_address, grpc::InsecureServerCredentials(),
+                           &grpc_port_);
+  builder.RegisterService(session_service_.get());
+  builder.RegisterService(document_service_.get());
+  // Uploads arrive in chunks: a message is a chunk, never a whole file.
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  builder.SetMaxSendMessageSize(64 << 20);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(config_.max_concurrent_streams));
+  if (!interceptors.empty()) builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  server_ = builder.BuildAndStart();
+  if (!server_ || grpc_port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on --grpc-address ", config_.grpc_address));
+  }
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus(true);
+  health->SetServingStatus(kSessionService, true);
+  health->SetServingStatus(kDocumentService, true);
+  expiry_ = std::thread([this] { ExpiryLoop(); });
+  return absl::OkStatus();
+}
+
+bool App::ready() const {
+  return server_ != nullptr && !streams_.draining() && backplane_->Healthy();
+}
+
+void App::ExpiryLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    backplane_->ExpireDue();
+    lock.lock();
+    stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+  }
+}
+
+void App::Drain(absl::Duration timeout) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (expiry_.joinable()) expiry_.join();
+  if (!server_) return;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  streams_.Drain();
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(timeout));
+  pool_->Shutdown();
+  server_->Wait();
+}
+
+}  // namespace docshare

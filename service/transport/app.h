@@ -1,0 +1,71 @@
+#ifndef DOCSHARE_TRANSPORT_APP_H_
+#define DOCSHARE_TRANSPORT_APP_H_
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "grpcpp/grpcpp.h"
+#include "service/auth/tokens.h"
+#include "service/common/clock.h"
+#include "service/common/observer.h"
+#include "service/config/config.h"
+#include "service/pipeline/pipeline.h"
+#include "service/sessions/backplane.h"
+#include "service/transport/services.h"
+
+namespace docshare {
+
+// The whole service built from a Config: backplane, pipeline, gRPC server
+// with health and reflection. main() and the integration tests both run it.
+class App {
+ public:
+  App(Config config, const Clock& clock, Observer& observer);
+  ~App();
+
+  // Binds --grpc-address (port 0 picks a free port) and starts serving.
+  absl::Status Start(std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+                         interceptors = {});
+  int grpc_port() const { return grpc_port_; }
+  const std::string& admin_token() const { return config_.admin_token; }
+  bool admin_token_generated() const { return admin_token_generated_; }
+  const Config& config() const { return config_; }
+  Backplane& backplane() { return *backplane_; }
+  const TokenService& tokens() const { return *tokens_; }
+  RenderPool& render_pool() { return *pool_; }
+  bool ready() const;
+
+  // SIGTERM: not ready at once, new RPCs UNAVAILABLE, watchers end with
+  // UNAVAILABLE, shares in flight finish within `timeout`, then stop.
+  void Drain(absl::Duration timeout);
+
+ private:
+  void ExpiryLoop();
+
+  Config config_;
+  const Clock& clock_;
+  Observer& observer_;
+  bool admin_token_generated_ = false;
+  std::unique_ptr<TokenService> tokens_;
+  std::unique_ptr<Backplane> backplane_;
+  std::unique_ptr<Renderer> renderer_;
+  std::unique_ptr<RenderPool> pool_;
+  std::unique_ptr<PreviewCache> cache_;
+  std::unique_ptr<Pipeline> pipeline_;
+  StreamSet streams_;
+  std::unique_ptr<SessionServiceImpl> session_service_;
+  std::unique_ptr<DocumentServiceImpl> document_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int grpc_port_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread expiry_;
+};
+
+}  // namespace docshare
+
+#endif  // DOCSHARE_TRANSPORT_APP_H_

@@ -1,0 +1,119 @@
+#include "absl/strings/str_cat.h"
+#include "service/common/reject.h"
+#include "service/common/status_macros.h"
+#include "service/pipeline/sniff.h"
+#include "service/pipeline/upload_buffer.h"
+#include "service/transport/convert.h"
+#include "service/transport/services.h"
+#include "service/transport/status.h"
+
+namespace docshare {
+namespace {
+
+// One ShareDocument stream: the header, then chunks, each handed to the
+// pipeline as it arrives; the verdict comes back from the render pool.
+class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentRequest> {
+ public:
+  ShareReactor(grpc::CallbackServerContext* context, v1::ShareDocumentResponse* response,
+               const ServiceDeps& deps, StreamSet& streams)
+      : context_(context), response_(response), deps_(deps), streams_(streams) {
+    if (streams_.draining()) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is draining"));
+      return;
+    }
+    absl::StatusOr<Caller> caller = CallerOf(*context_, deps_);
+    if (!caller.ok()) {
+      Finish(ToGrpcStatus(caller.status()));
+      return;
+    }
+    caller_ = *std::move(caller);
+    share_ = deps_.pipeline.NewShare();
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return EndOfStream();
+    absl::Status status = Consume();
+    if (!status.ok()) return Finish(ToGrpcStatus(status, context_));
+    StartRead(&request_);
+  }
+
+  // Shares already received finish when the server drains; only its
+  // shutdown deadline cuts them off.
+  void OnDone() override { delete this; }
+
+ private:
+  absl::Status Consume() {
+    if (!begun_) {
+      if (!request_.has_header()) {
+        return absl::InvalidArgumentError("the first message must be the ShareHeader");
+      }
+      begun_ = true;
+      const v1::ShareHeader& h = request_.header();
+      return share_->Begin(caller_, {h.session_id(), h.filename(), h.declared_mime_type(),
+                                     h.size_bytes()});
+    }
+    if (request_.has_header()) {
+      return absl::InvalidArgumentError("only the first message may be a ShareHeader");
+    }
+    return share_->AddChunk(request_.chunk());
+  }
+
+  void EndOfStream() {
+    if (!begun_) {
+      return Finish(ToGrpcStatus(
+          absl::InvalidArgumentError("the stream ended before the ShareHeader"), context_));
+    }
+    share_->Finish([this](absl::StatusOr<std::shared_ptr<const Document>> result) {
+      if (!result.ok()) return Finish(ToGrpcStatus(result.status(), context_));
+      ToProto(**result, WithData::kNo, response_->mutable_document());
+      Finish(grpc::Status::OK);
+    });
+  }
+
+  grpc::CallbackServerContext* context_;
+  v1::ShareDocumentResponse* response_;
+  const ServiceDeps& deps_;
+  StreamSet& streams_;
+  Caller caller_;
+  std::unique_ptr<Pipeline::Share> share_;
+  v1::ShareDocumentRequest request_;
+  bool begun_ = false;
+};
+
+absl::Status Check(const grpc::CallbackServerContext& context, const ServiceDeps& deps,
+                   const v1::CheckFileRequest& request, v1::CheckFileResponse& response) {
+  RETURN_IF_ERROR(CallerOf(context, deps).status());
+  std::string_view head = request.head();
+  if (head.size() > UploadBuffer::kHeadBytes) head = head.substr(0, UploadBuffer::kHeadBytes);
+  absl::StatusOr<SniffResult> sniffed = Sniff(head);
+  if (sniffed.ok()) {
+    response.set_supported(true);
+    response.set_detected_type(ToProto(sniffed->type));
+    response.set_detected_mime_type(sniffed->mime);
+    response.set_message(absl::StrCat(sniffed->mime, " is supported"));
+    return absl::OkStatus();
+  }
+  response.set_supported(false);
+  response.set_detected_mime_type(GetDetectedMime(sniffed.status()));
+  response.set_reason(ToProto(GetRejectReason(sniffed.status())));
+  response.set_message(std::string(sniffed.status().message()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* DocumentServiceImpl::CheckFile(grpc::CallbackServerContext* context,
+                                                         const v1::CheckFileRequest* request,
+                                                         v1::CheckFileResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(Check(*context, deps_, *request, *response)));
+  return reactor;
+}
+
+grpc::ServerReadReactor<v1::ShareDocumentRequest>* DocumentServiceImpl::ShareDocument(
+    grpc::CallbackServerContext* context, v1::ShareDocumentResponse* response) {
+  return new ShareReactor(context, response, deps_, streams_);
+}
+
+}  // namespace docshare

@@ -1,0 +1,194 @@
+#include "absl/strings/str_cat.h"
+#include "service/common/status_macros.h"
+#include "service/pipeline/authorize.h"
+#include "service/sessions/watcher.h"
+#include "service/transport/convert.h"
+#include "service/transport/services.h"
+#include "service/transport/status.h"
+
+namespace docshare {
+namespace {
+
+absl::Status RequireAdmin(const grpc::CallbackServerContext& context, const ServiceDeps& deps) {
+  ASSIGN_OR_RETURN(Caller caller, CallerOf(context, deps));
+  if (!caller.admin) {
+    return absl::PermissionDeniedError("starting and ending sessions needs the admin token");
+  }
+  return absl::OkStatus();
+}
+
+// One WatchSession stream: the replay, then live events, one write in
+// flight. The backplane pushes into `watcher_` from any thread; writes start
+// from the wake-up or from OnWriteDone.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::SessionEvent>,
+                           public Drainable {
+ public:
+  WatchReactor(grpc::CallbackServerContext* context, const v1::WatchSessionRequest& request,
+               const ServiceDeps& deps, StreamSet& streams)
+      : context_(context), deps_(deps), streams_(streams) {
+    watcher_ = std::make_unique<Watcher>(deps.watcher_queue, [this] { Pump(); });
+    if (!streams_.Add(this)) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is draining"));
+      return;
+    }
+    registered_ = true;
+    if (absl::Status s = Subscribe(request); !s.ok()) {
+      std::lock_guard lock(mu_);
+      FinishLocked(ToGrpcStatus(s));
+      return;
+    }
+    deps_.observer.WatchersActive(+1);
+    counted_ = true;
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!ok) return FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+    deps_.observer.EventDelivered(absl::Now() - in_flight_time_);
+    if (ended_) return FinishLocked(grpc::Status::OK);
+    PumpLocked();
+  }
+
+  void OnCancel() override {
+    std::lock_guard lock(mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    subscription_.reset();  // after this, the backplane never calls Pump again
+    if (registered_) streams_.Remove(this);
+    if (counted_) deps_.observer.WatchersActive(-1);
+    delete this;
+  }
+
+  void EndForDrain() override {
+    std::lock_guard lock(mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              absl::StrCat("the server is shutting down: resume with "
+                                           "after_sequence=",
+                                           watcher_->last_delivered())));
+  }
+
+ private:
+  absl::Status Subscribe(const v1::WatchSessionRequest& request) {
+    ASSIGN_OR_RETURN(Caller caller, CallerOf(*context_, deps_));
+    RETURN_IF_ERROR(AuthorizeWatch(caller, request.session_id(), deps_.backplane).status());
+    ASSIGN_OR_RETURN(Backplane::Subscribed subscribed,
+                     deps_.backplane.Subscribe(request.session_id(),
+                                               request.after_sequence(), watcher_.get()));
+    watcher_->SetReplay(std::move(subscribed.replay));
+    subscription_ = std::move(subscribed.live);
+    return absl::OkStatus();
+  }
+
+  void Pump() {
+    std::lock_guard lock(mu_);
+    PumpLocked();
+  }
+
+  void PumpLocked() {
+    if (finished_ || writing_) return;
+    if (EventPtr event = watcher_->Pop()) {
+      event_.Clear();
+      ToProto(*event, &event_);
+      ended_ = std::holds_alternative<SessionEnded>(event->event);
+      in_flight_time_ = event->time;
+      writing_ = true;
+      StartWrite(&event_);
+      return;
+    }
+    if (watcher_->overflowed()) {
+      deps_.observer.WatcherOverflow();
+      const uint64_t last = watcher_->last_delivered();
+      context_->AddTrailingMetadata(kResumeAfterTrailer, std::to_string(last));
+      FinishLocked(grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("the watcher fell more than ", deps_.watcher_queue,
+                       " events behind; resume with after_sequence=", last)));
+    }
+  }
+
+  void FinishLocked(const grpc::Status& status) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  grpc::CallbackServerContext* context_;
+  const ServiceDeps& deps_;
+  StreamSet& streams_;
+  std::unique_ptr<Watcher> watcher_;
+  std::unique_ptr<Subscription> subscription_;
+  bool registered_ = false;
+  bool counted_ = false;
+
+  std::mutex mu_;
+  bool writing_ = false;
+  bool finished_ = false;
+  bool ended_ = false;  // the event in flight is SessionEnded
+  absl::Time in_flight_time_;
+  v1::SessionEvent event_;
+};
+
+}  // namespace
+
+absl::Status SessionServiceImpl::Start(const grpc::CallbackServerContext& context,
+                                       const v1::StartSessionRequest& request,
+                                       v1::StartSessionResponse& response) {
+  RETURN_IF_ERROR(RequireAdmin(context, deps_));
+  if (!ValidSessionId(request.session_id())) {
+    return absl::InvalidArgumentError(
+        "session_id must be 1 to 128 characters of A-Z a-z 0-9 . _ -");
+  }
+  const absl::Duration ttl = request.ttl_seconds() == 0
+                                 ? deps_.default_ttl
+                                 : absl::Seconds(request.ttl_seconds());
+  if (ttl > deps_.max_ttl) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ttl_seconds may be at most ", absl::ToInt64Seconds(deps_.max_ttl)));
+  }
+  ASSIGN_OR_RETURN(SessionInfo info,
+                   deps_.backplane.Start({request.session_id(), ttl,
+                                          request.consumer_may_share()}));
+  Claims claims{info.id, Role::kAgent, info.nonce, info.expires_at};
+  response.set_session_id(info.id);
+  response.set_agent_token(deps_.tokens.Mint(claims));
+  claims.role = Role::kConsumer;
+  response.set_consumer_token(deps_.tokens.Mint(claims));
+  ToProto(info.expires_at, response.mutable_expires_at());
+  return absl::OkStatus();
+}
+
+absl::Status SessionServiceImpl::End(const grpc::CallbackServerContext& context,
+                                     const v1::EndSessionRequest& request,
+                                     v1::EndSessionResponse& response) {
+  RETURN_IF_ERROR(RequireAdmin(context, deps_));
+  ASSIGN_OR_RETURN(uint32_t purged, deps_.backplane.End(request.session_id(), "ended"));
+  response.set_documents_purged(purged);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* SessionServiceImpl::StartSession(
+    grpc::CallbackServerContext* context, const v1::StartSessionRequest* request,
+    v1::StartSessionResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(Start(*context, *request, *response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SessionServiceImpl::EndSession(grpc::CallbackServerContext* context,
+                                                         const v1::EndSessionRequest* request,
+                                                         v1::EndSessionResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(End(*context, *request, *response)));
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::SessionEvent>* SessionServiceImpl::WatchSession(
+    grpc::CallbackServerContext* context, const v1::WatchSessionRequest* request) {
+  return new WatchReactor(context, *request, deps_, streams_);
+}
+
+}  // namespace docshare

@@ -1,0 +1,147 @@
+#include "tests/integration/harness.h"
+
+#include "absl/strings/str_cat.h"
+#include "service/pipeline/vips_boundary.h"
+
+namespace docshare::testing {
+
+std::multimap<std::string, std::string> Trailers(const grpc::ClientContext& context) {
+  std::multimap<std::string, std::string> out;
+  for (const auto& [k, v] : context.GetServerTrailingMetadata()) {
+    out.emplace(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
+  }
+  return out;
+}
+
+void ServerTest::SetUp() {
+  ASSERT_TRUE(InitVips("integration_tests").ok());
+  config_.grpc_address = "127.0.0.1:0";
+  config_.admin_token = kAdminToken;
+  config_.token_secret = "integration-secret";
+  config_.render_workers = 2;
+  Configure(config_);
+  ASSERT_TRUE(config_.Validate().ok()) << config_.Validate();
+  app_ = std::make_unique<App>(config_, clock_, observer_);
+  ASSERT_TRUE(app_->Start().ok());
+  channel_ = NewChannel();
+  sessions_ = v1::SessionService::NewStub(channel_);
+  documents_ = v1::DocumentService::NewStub(channel_);
+}
+
+void ServerTest::TearDown() {
+  if (app_) app_->Drain(absl::Seconds(5));
+  app_.reset();
+}
+
+std::shared_ptr<grpc::Channel> ServerTest::NewChannel(bool no_bdp) const {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  // A separate channel per call site when asked, so one stalled stream's
+  // flow control cannot hold up another's.
+  args.SetInt("docshare.test.channel", rand());
+  if (no_bdp) args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", app_->grpc_port()),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+v1::StartSessionResponse ServerTest::StartSession(const std::string& id, uint32_t ttl,
+                                                  bool consumer_may_share) {
+  v1::StartSessionRequest req;
+  req.set_session_id(id);
+  req.set_ttl_seconds(ttl);
+  req.set_consumer_may_share(consumer_may_share);
+  v1::StartSessionResponse resp;
+  grpc::Status s = TryStartSession(kAdminToken, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp;
+}
+
+grpc::Status ServerTest::TryStartSession(const std::string& token,
+                                         const v1::StartSessionRequest& req,
+                                         v1::StartSessionResponse* resp) {
+  grpc::ClientContext ctx;
+  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  return sessions_->StartSession(&ctx, req, resp);
+}
+
+grpc::Status ServerTest::EndSession(const std::string& token, const std::string& id,
+                                    v1::EndSessionResponse* resp) {
+  grpc::ClientContext ctx;
+  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  v1::EndSessionRequest req;
+  req.set_session_id(id);
+  v1::EndSessionResponse ignored;
+  return sessions_->EndSession(&ctx, req, resp ? resp : &ignored);
+}
+
+ShareResult ServerTest::Share(const std::string& token, const std::string& session_id,
+                              const std::string& bytes, const ShareOptions& options) {
+  ShareResult result;
+  grpc::ClientContext ctx;
+  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  auto writer = documents_->ShareDocument(&ctx, &result.response);
+  v1::ShareDocumentRequest msg;
+  bool open = true;
+  if (options.send_header) {
+    auto* h = msg.mutable_header();
+    h->set_session_id(session_id);
+    h->set_filename(options.filename);
+    h->set_declared_mime_type(options.declared_mime);
+    h->set_size_bytes(options.unknown_size ? 0
+                      : options.size_bytes ? options.size_bytes
+                                           : bytes.size());
+    open = writer->Write(msg);
+  }
+  for (size_t off = 0; open && off < bytes.size(); off += options.chunk_bytes) {
+    msg.set_chunk(bytes.substr(off, options.chunk_bytes));
+    open = writer->Write(msg);
+  }
+  if (open) writer->WritesDone();
+  result.status = writer->Finish();
+  result.trailers = Trailers(ctx);
+  return result;
+}
+
+grpc::Status ServerTest::Check(const std::string& token, const std::string& head,
+                               v1::CheckFileResponse* resp) {
+  grpc::ClientContext ctx;
+  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  v1::CheckFileRequest req;
+  req.set_head(head);
+  return documents_->CheckFile(&ctx, req, resp);
+}
+
+grpc::Status ServerTest::WatchAll(const std::string& token, const std::string& id,
+                                  uint64_t after, std::vector<v1::SessionEvent>* events,
+                                  std::multimap<std::string, std::string>* trailers) {
+  grpc::ClientContext ctx;
+  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  v1::WatchSessionRequest req;
+  req.set_session_id(id);
+  req.set_after_sequence(after);
+  auto reader = sessions_->WatchSession(&ctx, req);
+  v1::SessionEvent event;
+  while (reader->Read(&event)) events->push_back(event);
+  grpc::Status s = reader->Finish();
+  if (trailers) *trailers = Trailers(ctx);
+  return s;
+}
+
+std::vector<v1::SessionEvent> ServerTest::ReadEvents(const std::string& token,
+                                                     const std::string& id, uint64_t after,
+                                                     size_t n) {
+  grpc::ClientContext ctx;
+  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  v1::WatchSessionRequest req;
+  req.set_session_id(id);
+  req.set_after_sequence(after);
+  auto reader = sessions_->WatchSession(&ctx, req);
+  std::vector<v1::SessionEvent> events;
+  v1::SessionEvent event;
+  while (events.size() < n && reader->Read(&event)) events.push_back(event);
+  ctx.TryCancel();
+  reader->Finish();
+  return events;
+}
+
+}  // namespace docshare::testing
