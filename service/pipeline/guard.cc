@@ -175,8 +175,8 @@ absl::Status ReadGif(std::string_view bytes, const Limits& limits, ImageHeader& 
         const std::optional<uint32_t> left = r.U16Le(), top = r.U16Le();
         const std::optional<uint32_t> w = r.U16Le(), fh = r.U16Le();
         const std::optional<uint8_t> image_flags = r.U8();
-        if (!image_flags) {
-          ended = true;
+        if (!left || !top || !w || !fh || !image_flags) {
+          ended = true;  // truncated inside the descriptor
           break;
         }
         ++frames;

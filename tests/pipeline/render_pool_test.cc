@@ -45,8 +45,8 @@ struct Blocker {
 
 TEST(RenderPoolTest, RunsJobsAndReportsEveryChange) {
   RecordingObserver observer;
+  Blocker blocker;  // outlives the pool that runs its job
   RenderPool pool(/*workers=*/1, /*queue_capacity=*/4, observer);
-  Blocker blocker;
   ASSERT_TRUE(pool.Submit(blocker.Job()).ok());
   blocker.started.get_future().wait();
   EXPECT_EQ(pool.in_flight(), 1);
@@ -68,8 +68,8 @@ TEST(RenderPoolTest, RunsJobsAndReportsEveryChange) {
 
 TEST(RenderPoolTest, AFullQueueIsResourceExhausted) {
   RecordingObserver observer;
+  Blocker blocker;  // outlives the pool that runs its job
   RenderPool pool(/*workers=*/1, /*queue_capacity=*/2, observer);
-  Blocker blocker;
   ASSERT_TRUE(pool.Submit(blocker.Job()).ok());
   blocker.started.get_future().wait();  // the worker is busy: jobs now wait
   ASSERT_TRUE(pool.Submit([] {}).ok());
@@ -102,8 +102,8 @@ TEST(RenderPoolTest, ShutdownDrainsQueuedJobsThenRefuses) {
 
 TEST(RenderPoolTest, WorkersRunInParallel) {
   NullObserver observer;
+  Blocker a, b, c;  // outlive the pool that runs their jobs
   RenderPool pool(/*workers=*/3, /*queue_capacity=*/10, observer);
-  Blocker a, b, c;
   ASSERT_TRUE(pool.Submit(a.Job()).ok());
   ASSERT_TRUE(pool.Submit(b.Job()).ok());
   ASSERT_TRUE(pool.Submit(c.Job()).ok());
