@@ -1,0 +1,102 @@
+#ifndef DOCSHARE_SESSIONS_REDIS_BACKPLANE_H_
+#define DOCSHARE_SESSIONS_REDIS_BACKPLANE_H_
+
+// Sessions shared by many replicas through one Redis (hiredis, RESP2).
+//
+//   docshare:session:<id>          hash: nonce ttl cms exp state forget seq docs bytes
+//   docshare:log:<id>:<nonce>      stream: one entry per event, ID "<seq>-1",
+//                                  field "e" = EncodeEvent (previews inside)
+//   docshare:events:<id>           Pub/Sub: "<nonce> <seq> <EncodeEvent>"
+//   docshare:expiring / :forget    sorted sets: ids by expires_at / forget_at
+//   docshare:retained / :active    global preview bytes / active sessions
+//
+// Every mutation is one Lua script (state, caps, sequence, XADD, PUBLISH in
+// one atomic step), so exactly one replica appends each event, and lazy
+// expiry appends SessionEnded{"expired"} exactly once. Times are the
+// injected Clock's; Redis key TTLs are only a backstop for abandoned keys.
+//
+// Live fan-out: one Pub/Sub connection and thread per replica
+// (PSUBSCRIBE docshare:events:*) hands events to local subscribers in
+// sequence order. A subscriber is registered before its replay is read; a
+// sequence gap (a message missed while disconnected) is filled from the
+// stream, and every subscriber catches up from the stream after a
+// reconnect, so a lost connection delays events but never loses one.
+//
+// Connecting is lazy: the constructor returns at once, Healthy() is false
+// until the Pub/Sub connection is up, and a background loop reconnects
+// with backoff. Commands fail fast with UNAVAILABLE (1 s connect and
+// command timeouts) while Redis is unreachable.
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "service/common/clock.h"
+#include "service/common/observer.h"
+#include "service/sessions/backplane.h"
+
+namespace docshare {
+
+struct RedisAddress {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  int db = 0;
+};
+
+class RedisBackplane final : public Backplane {
+ public:
+  RedisBackplane(RedisAddress address, const Clock& clock, SessionCaps caps,
+                 Observer& observer);
+  ~RedisBackplane() override;
+
+  absl::StatusOr<SessionInfo> Start(const SessionSettings& settings) override;
+  absl::StatusOr<SessionInfo> Get(std::string_view id) override;
+  absl::StatusOr<uint32_t> End(std::string_view id, std::string_view reason) override;
+  absl::StatusOr<EventPtr> Append(std::string_view id,
+                                  std::shared_ptr<const Document> document) override;
+  absl::StatusOr<Subscribed> Subscribe(std::string_view id, uint64_t after_sequence,
+                                       Subscriber* subscriber) override;
+  void ExpireDue() override;
+  bool Healthy() override;
+
+  // Waits (bounded) until the Pub/Sub connection is up; for tests and
+  // start-up logs.
+  bool WaitHealthy(absl::Duration timeout);
+
+  class Connection;  // one hiredis context
+  struct Hub;        // local subscribers, shared with their subscriptions
+
+ private:
+  struct Reply;
+  using Fetch = std::function<absl::StatusOr<std::vector<EventPtr>>(
+      const std::string& id, const std::string& nonce, uint64_t from, uint64_t to)>;
+  absl::StatusOr<Reply> Script(int script, std::vector<std::string> args);
+  // XRANGE of a session's log, sequences from..to (to = max: the end).
+  Fetch FetchFunction();
+  void PubSubLoop();
+
+  const RedisAddress address_;
+  const Clock& clock_;
+  const SessionCaps caps_;
+  Observer& observer_;
+  std::shared_ptr<Hub> hub_;
+
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by pool_mu_
+
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;  // guarded by stop_mu_
+  std::atomic<bool> subscribed_{false};
+  int wake_[2] = {-1, -1};  // a pipe: written once to stop the Pub/Sub thread
+  std::thread pubsub_;
+};
+
+}  // namespace docshare
+
+#endif  // DOCSHARE_SESSIONS_REDIS_BACKPLANE_H_

@@ -1,0 +1,113 @@
+#include "tests/support/redis_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+namespace docshare::testing {
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+RedisServer::RedisServer() : port_(FreePort()) { Start(); }
+
+RedisServer::~RedisServer() { Stop(); }
+
+bool RedisServer::Ping() const {
+  // A raw PING over a socket: no client library needed.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = false;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const char ping[] = "PING\r\n";
+    if (write(fd, ping, sizeof(ping) - 1) == sizeof(ping) - 1) {
+      pollfd p{fd, POLLIN, 0};
+      char buf[16] = {};
+      if (poll(&p, 1, 1000) == 1 && read(fd, buf, sizeof(buf) - 1) > 0) {
+        ok = std::strncmp(buf, "+PONG", 5) == 0;
+      }
+    }
+  }
+  close(fd);
+  return ok;
+}
+
+bool RedisServer::Start() {
+  if (pid_ > 0 || port_ == 0) return pid_ > 0;
+  const std::string port = std::to_string(port_);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
+           "--save", "", "--appendonly", "no", "--loglevel", "warning", nullptr);
+    _exit(127);
+  }
+  if (pid < 0) return false;
+  pid_ = pid;
+  // Bounded: up to 10 s in 10 ms steps, returning as soon as PING answers.
+  for (int i = 0; i < 1000; ++i) {
+    if (Ping()) return true;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) break;  // it died
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+  return false;
+}
+
+void RedisServer::Stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  for (int i = 0; i < 500; ++i) {
+    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+std::string RedisServer::Cli(const std::string& args) const {
+  const std::string command =
+      "redis-cli -h 127.0.0.1 -p " + std::to_string(port_) + " " + args + " 2>&1";
+  std::string out;
+  if (FILE* f = popen(command.c_str(), "r")) {
+    char buf[512];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+    pclose(f);
+  }
+  return out;
+}
+
+}  // namespace docshare::testing

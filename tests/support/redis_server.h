@@ -1,0 +1,42 @@
+#ifndef DOCSHARE_TESTS_SUPPORT_REDIS_SERVER_H_
+#define DOCSHARE_TESTS_SUPPORT_REDIS_SERVER_H_
+
+// A real redis-server on a free loopback port, owned by a test: no
+// persistence, stopped (SIGTERM, then SIGKILL) when destroyed.
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace docshare::testing {
+
+class RedisServer {
+ public:
+  RedisServer();  // picks a free port and starts; check ok()
+  ~RedisServer();
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  bool ok() const { return pid_ > 0; }
+  int port() const { return port_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+  // Stops the server (its data is gone: no persistence) / starts it again on
+  // the same port. Both wait, bounded, until it stops or answers PING.
+  void Stop();
+  bool Start();
+  // Runs a command through redis-cli; returns its output.
+  std::string Cli(const std::string& args) const;
+
+ private:
+  bool Ping() const;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// A loopback TCP port nothing listens on right now.
+int FreePort();
+
+}  // namespace docshare::testing
+
+#endif  // DOCSHARE_TESTS_SUPPORT_REDIS_SERVER_H_
