@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "service/sessions/memory_backplane.h"
+#include "service/sessions/make_backplane.h"
 
 namespace docshare {
 namespace {
@@ -40,7 +40,9 @@ App::App(Config config, const Clock& clock, Observer& observer)
   caps.max_documents = static_cast<int>(config_.max_session_documents);
   caps.max_session_bytes = config_.max_session_bytes;
   caps.max_retained_bytes = config_.max_retained_bytes;
-  backplane_ = std::make_unique<MemoryBackplane>(clock_, caps, observer_);
+  // Never blocks: Redis is connected in the background (not ready until
+  // then). Only a malformed --backplane fails, and Validate refuses those.
+  backplane_ = MakeBackplane(config_.backplane, clock_, caps, observer_).value();
   renderer_ = std::make_unique<VipsRenderer>(RenderOptionsOf(config_));
   int workers = static_cast<int>(config_.render_workers);
   if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
