@@ -1,0 +1,166 @@
+#include "service/metrics/metrics.h"
+
+#include <string>
+
+namespace docshare {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+using prometheus::Counter;
+using prometheus::Gauge;
+using prometheus::Histogram;
+using prometheus::Registry;
+
+constexpr std::array<std::string_view, 4> kStageNames = {"sniff", "guard", "render",
+                                                         "publish"};
+
+Counter& NewCounter(Registry& r, const std::string& name, const std::string& help) {
+  return BuildCounter().Name(name).Help(help).Register(r).Add({});
+}
+Gauge& NewGauge(Registry& r, const std::string& name, const std::string& help) {
+  return BuildGauge().Name(name).Help(help).Register(r).Add({});
+}
+Histogram& NewHistogram(Registry& r, const std::string& name, const std::string& help) {
+  return BuildHistogram().Name(name).Help(help).Register(r).Add({}, DurationBuckets());
+}
+
+}  // namespace
+
+const Histogram::BucketBoundaries& DurationBuckets() {
+  static const Histogram::BucketBoundaries kBuckets = {
+      .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30};
+  return kBuckets;
+}
+
+Metrics::Metrics(Registry& r)
+    : shares_family_(
+          BuildCounter()
+              .Name("docshare_shares_total")
+              .Help("Shares that reached a verdict, by result and sniffed type.")
+              .Register(r)),
+      rejects_family_(BuildCounter()
+                          .Name("docshare_rejects_total")
+                          .Help("Rejected shares by reject reason.")
+                          .Register(r)),
+      stage_family_(BuildHistogram()
+                        .Name("docshare_stage_duration_seconds")
+                        .Help("Time spent in each stage of the share pipeline.")
+                        .Register(r)),
+      received_bytes_(NewCounter(r, "docshare_received_bytes_total",
+                                 "Upload bytes received by ShareDocument.")),
+      preview_bytes_(NewCounter(r, "docshare_preview_bytes_total",
+                                "Bytes of previews produced for accepted shares.")),
+      share_duration_(NewHistogram(r, "docshare_share_duration_seconds",
+                                   "End-to-end time of a share that reached a verdict.")),
+      render_queue_depth_(NewGauge(r, "docshare_render_queue_depth",
+                                   "Renders waiting for a worker of the render pool.")),
+      render_in_flight_(NewGauge(r, "docshare_render_in_flight",
+                                 "Renders running on the render pool.")),
+      render_shed_(NewCounter(r, "docshare_render_shed_total",
+                              "Shares refused because the render pool was full.")),
+      sessions_active_(NewGauge(r, "docshare_sessions_active",
+                                "Sessions started and not yet ended or expired.")),
+      watchers_active_(NewGauge(r, "docshare_watchers_active",
+                                "WatchSession streams currently open.")),
+      events_delivered_(NewCounter(r, "docshare_events_delivered_total",
+                                   "Session events written to watchers.")),
+      delivery_latency_(NewHistogram(r, "docshare_delivery_latency_seconds",
+                                     "Time from publishing an event to writing it to a "
+                                     "watcher.")),
+      watcher_overflows_(NewCounter(r, "docshare_watcher_overflows_total",
+                                    "Watchers cut off because their queue overflowed.")),
+      cache_hits_(NewCounter(r, "docshare_preview_cache_hits_total",
+                             "Shares whose previews came from the preview cache.")),
+      cache_misses_(NewCounter(r, "docshare_preview_cache_misses_total",
+                               "Shares whose previews had to be rendered.")),
+      retained_preview_bytes_(NewGauge(r, "docshare_retained_preview_bytes",
+                                       "Preview bytes held in memory by session logs.")) {
+  for (FileType type :
+       {FileType::kUnknown, FileType::kJpeg, FileType::kPng, FileType::kGif}) {
+    const std::string label(FileTypeLabel(type));
+    accepted_[static_cast<int>(type)] =
+        &shares_family_.Add({{"result", "accepted"}, {"type", label}});
+    rejected_[static_cast<int>(type)] =
+        &shares_family_.Add({{"result", "rejected"}, {"type", label}});
+  }
+  for (RejectReason reason :
+       {RejectReason::kUnsupportedType, RejectReason::kEmptyFile,
+        RejectReason::kFileTooLarge, RejectReason::kDimensionsTooLarge,
+        RejectReason::kTooManyFrames, RejectReason::kCorruptImage}) {
+    rejects_[static_cast<int>(reason)] =
+        &rejects_family_.Add({{"reason", std::string(RejectReasonLabel(reason))}});
+  }
+  for (size_t i = 0; i < kStageNames.size(); ++i) {
+    stage_[i] =
+        &stage_family_.Add({{"stage", std::string(kStageNames[i])}}, DurationBuckets());
+  }
+}
+
+void Metrics::BytesReceived(uint64_t bytes) {
+  received_bytes_.Increment(static_cast<double>(bytes));
+}
+
+void Metrics::StageDone(std::string_view stage, absl::Duration took) {
+  for (size_t i = 0; i < kStageNames.size(); ++i) {
+    if (kStageNames[i] == stage) {
+      stage_[i]->Observe(absl::ToDoubleSeconds(took));
+      return;
+    }
+  }
+  // A stage this struct does not know yet: still counted (the names come from
+  // the pipeline's code, never from a request, so the set stays small).
+  stage_family_.Add({{"stage", std::string(stage)}}, DurationBuckets())
+      .Observe(absl::ToDoubleSeconds(took));
+}
+
+void Metrics::ShareDone(FileType type, RejectReason reason, bool accepted,
+                        absl::Duration took) {
+  const int t = static_cast<int>(type);
+  if (accepted) {
+    accepted_[t]->Increment();
+  } else {
+    rejected_[t]->Increment();
+    if (reason != RejectReason::kNone) rejects_[static_cast<int>(reason)]->Increment();
+  }
+  share_duration_.Observe(absl::ToDoubleSeconds(took));
+}
+
+void Metrics::PreviewBytes(uint64_t bytes) {
+  preview_bytes_.Increment(static_cast<double>(bytes));
+}
+
+void Metrics::CacheLookup(bool hit) { (hit ? cache_hits_ : cache_misses_).Increment(); }
+
+void Metrics::RenderQueue(int depth, int in_flight) {
+  render_queue_depth_.Set(depth);
+  render_in_flight_.Set(in_flight);
+}
+
+void Metrics::RenderShed() { render_shed_.Increment(); }
+
+void Metrics::SessionsActive(int64_t count) {
+  sessions_active_.Set(static_cast<double>(count));
+}
+
+void Metrics::WatchersActive(int64_t delta) {
+  if (delta >= 0) {
+    watchers_active_.Increment(static_cast<double>(delta));
+  } else {
+    watchers_active_.Decrement(static_cast<double>(-delta));
+  }
+}
+
+void Metrics::RetainedPreviewBytes(int64_t bytes) {
+  retained_preview_bytes_.Set(static_cast<double>(bytes));
+}
+
+void Metrics::EventDelivered(absl::Duration since_publish) {
+  events_delivered_.Increment();
+  delivery_latency_.Observe(absl::ToDoubleSeconds(since_publish));
+}
+
+void Metrics::WatcherOverflow() { watcher_overflows_.Increment(); }
+
+}  // namespace docshare
