@@ -4,6 +4,7 @@
 #include <iostream>
 #include <thread>
 
+#include "service/common/log.h"
 #include "service/config/config.h"
 #include "service/pipeline/vips_boundary.h"
 #include "service/transport/app.h"
@@ -44,17 +45,26 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   SystemClock clock;
-  NullObserver observer;
-  App app(*config, clock, observer);
+  Logger log(ParseLogLevel(config->log_level));
+  LogObserver log_observer(log);
+  Observer& observer = log_observer;
+  App app(*config, clock, observer, log);
   if (absl::Status started = app.Start(); !started.ok()) {
-    std::cerr << "docshare-server: " << started.message() << "\n";
+    log.Log(LogLevel::kError, "start_failed", {{"error", std::string(started.message())}});
     return 1;
   }
   if (app.admin_token_generated()) {
+    // The one place a secret is shown: on stderr, once, because nobody set one.
     std::cerr << "docshare-server: admin token (generated, shown once): " << app.admin_token()
               << "\n";
   }
-  std::cerr << "docshare-server: serving gRPC on port " << app.grpc_port() << "\n";
+  {
+    std::string effective;
+    for (const auto& [name, value] : config->Effective()) {
+      effective += (effective.empty() ? "" : " ") + name + "=" + value;
+    }
+    log.Info("started", {{"grpc_port", app.grpc_port()}, {"config", effective}});
+  }
 
   int signal = 0;
   sigwait(&signals, &signal);
@@ -64,6 +74,8 @@ int main(int argc, char** argv) {
     sigwait(&signals, &again);
     std::_Exit(1);
   }).detach();
+  log.Info("draining", {{"signal", signal}, {"drain_timeout_s", config->drain_timeout}});
   app.Drain(absl::Seconds(config->drain_timeout));
+  log.Info("stopped");
   return 0;
 }

@@ -14,17 +14,20 @@ struct Pipeline::Job {
   Role shared_by;
   SniffResult sniffed;
   std::string bytes;
+  ShareRecord record;
   absl::Time started;
 };
 
 namespace {
 
-// Times one stage into the observer.
+// Times one stage into the observer and the share's record.
 template <typename F>
-auto Timed(Observer& observer, const Clock& clock, std::string_view stage, F&& f) {
+auto Timed(Observer& observer, const Clock& clock, std::string_view stage,
+           absl::Duration& took, F&& f) {
   absl::Time start = clock.Now();
   auto result = f();
-  observer.StageDone(stage, clock.Now() - start);
+  took = clock.Now() - start;
+  observer.StageDone(stage, took);
   return result;
 }
 
@@ -41,73 +44,94 @@ absl::Status WithMime(absl::Status status, const std::string& mime) {
 Pipeline::Share::Share(Pipeline& pipeline)
     : pipeline_(pipeline), started_(pipeline.deps_.clock.Now()) {}
 
+Pipeline::Share::~Share() {
+  // A share that ends before Finish (a refusal or a broken stream) is
+  // reported here; one that reached Finish was reported there.
+  if (reported_ || !buffer_) return;
+  pipeline_.Report(record_,
+                   last_status_.ok() ? absl::CancelledError("the upload ended early")
+                                     : last_status_,
+                   started_);
+}
+
 absl::Status Pipeline::Share::Begin(const Caller& caller, ShareRequest request) {
   caller_ = caller;
   request_ = std::move(request);
+  record_.session_id = request_.session_id;
+  record_.filename = SanitizeFilename(request_.filename);
   RETURN_IF_ERROR(AuthorizeShare(caller_, request_.session_id, pipeline_.deps_.backplane)
                       .status());
   buffer_.emplace(pipeline_.max_file_bytes_, request_.size_bytes);
-  return Verdict(buffer_->CheckDeclaredSize());
+  return Track(buffer_->CheckDeclaredSize());
 }
 
 absl::Status Pipeline::Share::AddChunk(std::string_view chunk) {
   if (!buffer_) return absl::FailedPreconditionError("chunk before the header");
   pipeline_.deps_.observer.BytesReceived(chunk.size());
   RETURN_IF_ERROR(
-      Verdict(buffer_->Append(chunk, sniffed_ ? sniffed_->mime : std::string())));
+      Track(buffer_->Append(chunk, sniffed_ ? sniffed_->mime : std::string())));
   if (!sniffed_ && buffer_->HeadReady()) return SniffHead();
   return absl::OkStatus();
 }
 
 absl::Status Pipeline::Share::SniffHead() {
   Pipeline& p = pipeline_;
-  absl::StatusOr<SniffResult> sniffed =
-      Timed(p.deps_.observer, p.deps_.clock, "sniff", [&] { return Sniff(buffer_->head()); });
-  if (!sniffed.ok()) return Verdict(sniffed.status());
+  absl::StatusOr<SniffResult> sniffed = Timed(p.deps_.observer, p.deps_.clock, "sniff",
+                                              record_.sniff, [&] { return Sniff(buffer_->head()); });
+  if (!sniffed.ok()) {
+    record_.mime = GetDetectedMime(sniffed.status());
+    return Track(sniffed.status());
+  }
   sniffed_ = *std::move(sniffed);
+  record_.type = sniffed_->type;
+  record_.mime = sniffed_->mime;
   return absl::OkStatus();
 }
 
-absl::Status Pipeline::Share::Verdict(absl::Status status) {
-  if (GetRejectReason(status) != RejectReason::kNone) {
-    pipeline_.Report(sniffed_ ? sniffed_->type : FileType::kUnknown, status, started_);
-  }
+absl::Status Pipeline::Share::Track(absl::Status status) {
+  last_status_ = status;
+  record_.bytes = buffer_ ? buffer_->size() : 0;
   return status;
 }
 
 void Pipeline::Share::Finish(ShareDone done) {
   if (!buffer_) return done(absl::FailedPreconditionError("no header"));
-  if (absl::Status s = buffer_->Finish(); !s.ok()) return done(s);
+  if (absl::Status s = Track(buffer_->Finish()); !s.ok()) return done(s);
   if (!sniffed_) {
     if (absl::Status s = SniffHead(); !s.ok()) return done(s);
   }
-  auto job = std::make_shared<Job>(Job{std::move(request_), caller_.claims.role,
-                                       *sniffed_, buffer_->TakeBytes(), started_});
+  reported_ = true;
+  auto job = std::make_shared<Job>(Job{std::move(request_), caller_.claims.role, *sniffed_,
+                                       buffer_->TakeBytes(), record_, started_});
   Pipeline& p = pipeline_;
   absl::Status queued = p.deps_.pool.Submit([&p, job, done] {
     absl::StatusOr<std::shared_ptr<const Document>> result = p.Complete(*job);
-    p.Report(job->sniffed.type, result.status(), job->started);
+    p.Report(job->record, result.status(), job->started);
     done(std::move(result));
   });
-  if (!queued.ok()) done(queued);  // the pool counted the shed share
+  if (!queued.ok()) {  // the pool counted the shed share
+    p.Report(job->record, queued, job->started);
+    done(queued);
+  }
 }
 
 absl::StatusOr<std::shared_ptr<const Document>> Pipeline::Complete(Job& job) {
   Observer& obs = deps_.observer;
+  ShareRecord& record = job.record;
   const std::string& mime = job.sniffed.mime;
-  absl::StatusOr<ImageHeader> header = Timed(obs, deps_.clock, "guard", [&] {
+  absl::StatusOr<ImageHeader> header = Timed(obs, deps_.clock, "guard", record.guard, [&] {
     return Guard(job.bytes, job.sniffed.type, limits_);
   });
   if (!header.ok()) return WithMime(header.status(), mime);
-  absl::StatusOr<Renditions> renditions = Timed(obs, deps_.clock, "render", [&] {
-    return RenderCached(job.bytes, *header);
+  absl::StatusOr<Renditions> renditions = Timed(obs, deps_.clock, "render", record.render, [&] {
+    return RenderCached(job.bytes, *header, record.cache_hit);
   });
   if (!renditions.ok()) return WithMime(renditions.status(), mime);
 
   Document doc;
   doc.document_id = RandomToken(12);
   doc.session_id = job.request.session_id;
-  doc.filename = SanitizeFilename(job.request.filename);
+  doc.filename = record.filename;
   doc.source_type = job.sniffed.type;
   doc.source_mime_type = mime;
   doc.source_width = renditions->width;
@@ -119,28 +143,37 @@ absl::StatusOr<std::shared_ptr<const Document>> Pipeline::Complete(Job& job) {
   doc.declared_type_mismatch = DeclaredTypeMismatch(
       job.sniffed.type, job.request.declared_mime_type, job.request.filename);
   doc.shared_at = deps_.clock.Now();
+  record.document_id = doc.document_id;
   obs.PreviewBytes(doc.PreviewBytes());
-  return Timed(obs, deps_.clock, "publish",
+  return Timed(obs, deps_.clock, "publish", record.publish,
                [&] { return Publish(deps_.backplane, std::move(doc)); });
 }
 
 absl::StatusOr<Renditions> Pipeline::RenderCached(const std::string& bytes,
-                                                  const ImageHeader& header) {
+                                                  const ImageHeader& header, bool& hit) {
   const std::string key = PreviewCache::Key(bytes);
-  if (std::optional<Renditions> cached = deps_.cache.Get(key)) {
-    deps_.observer.CacheLookup(true);
-    return *std::move(cached);
-  }
-  deps_.observer.CacheLookup(false);
+  std::optional<Renditions> cached = deps_.cache.Get(key);
+  hit = cached.has_value();
+  deps_.observer.CacheLookup(hit);
+  if (hit) return *std::move(cached);
   ASSIGN_OR_RETURN(Renditions renditions, deps_.renderer.Render(bytes, header));
   deps_.cache.Put(key, renditions);
   return renditions;
 }
 
-void Pipeline::Report(FileType type, const absl::Status& status, absl::Time started) {
-  const RejectReason reason = GetRejectReason(status);
-  if (!status.ok() && reason == RejectReason::kNone) return;  // not a verdict on the file
-  deps_.observer.ShareDone(type, reason, status.ok(), deps_.clock.Now() - started);
+void Pipeline::Report(ShareRecord record, const absl::Status& status, absl::Time started) {
+  record.total = deps_.clock.Now() - started;
+  record.reason = GetRejectReason(status);
+  record.outcome = status.ok()                             ? "accepted"
+                   : record.reason != RejectReason::kNone ? "rejected"
+                                                          : "failed";
+  if (!status.ok()) record.message = std::string(status.message());
+  // Metrics count verdicts on the file; a broken upload or a refusal of the
+  // caller is not one (gRPC's own metrics count those by code).
+  if (record.outcome != "failed") {
+    deps_.observer.ShareDone(record.type, record.reason, status.ok(), record.total);
+  }
+  deps_.observer.ShareRecorded(record);
 }
 
 }  // namespace docshare

@@ -62,11 +62,13 @@ class Pipeline {
     // is full).
     void Finish(ShareDone done);
 
+    ~Share();
+
    private:
     friend class Pipeline;
     explicit Share(Pipeline& pipeline);
     absl::Status SniffHead();
-    absl::Status Verdict(absl::Status status);  // counts a rejection
+    absl::Status Track(absl::Status status);  // remembers the latest outcome
 
     Pipeline& pipeline_;
     absl::Time started_;
@@ -74,6 +76,9 @@ class Pipeline {
     ShareRequest request_;
     std::optional<UploadBuffer> buffer_;
     std::optional<SniffResult> sniffed_;
+    ShareRecord record_;
+    absl::Status last_status_;
+    bool reported_ = false;
   };
 
   std::unique_ptr<Share> NewShare() { return std::unique_ptr<Share>(new Share(*this)); }
@@ -82,8 +87,10 @@ class Pipeline {
   struct Job;
   // On a render worker: guard, render (or the cache), publish.
   absl::StatusOr<std::shared_ptr<const Document>> Complete(Job& job);
-  absl::StatusOr<Renditions> RenderCached(const std::string& bytes, const ImageHeader& header);
-  void Report(FileType type, const absl::Status& status, absl::Time started);
+  absl::StatusOr<Renditions> RenderCached(const std::string& bytes, const ImageHeader& header,
+                                          bool& hit);
+  // The share's verdict to metrics and the log.
+  void Report(ShareRecord record, const absl::Status& status, absl::Time started);
 
   Deps deps_;
   Limits limits_;

@@ -180,6 +180,7 @@ bool MemoryBackplane::ExpireIfDueLocked(Session& session, absl::Time now) {
     return false;
   }
   EndLocked(session, "expired", SessionState::kExpired, now);
+  observer_.SessionExpired(session.info.id);
   return true;
 }
 

@@ -28,8 +28,8 @@ constexpr char kDocumentService[] = "docshare.v1.DocumentService";
 
 }  // namespace
 
-App::App(Config config, const Clock& clock, Observer& observer)
-    : config_(std::move(config)), clock_(clock), observer_(observer) {
+App::App(Config config, const Clock& clock, Observer& observer, Logger& log)
+    : config_(std::move(config)), clock_(clock), observer_(observer), log_(log) {
   if (config_.admin_token.empty()) {
     config_.admin_token = RandomToken(24);
     admin_token_generated_ = true;
@@ -56,7 +56,8 @@ App::App(Config config, const Clock& clock, Observer& observer)
   pipeline_ = std::make_unique<Pipeline>(
       Pipeline::Deps{*backplane_, *renderer_, *pool_, *cache_, observer_, clock_}, limits,
       config_.max_file_bytes);
-  ServiceDeps deps{*backplane_, *pipeline_, *tokens_, config_.admin_token, observer_, clock_};
+  ServiceDeps deps{*backplane_, *pipeline_, *tokens_, config_.admin_token,
+                   observer_,   clock_,     log_};
   deps.default_ttl = absl::Seconds(config_.session_ttl);
   deps.watcher_queue = static_cast<size_t>(config_.watcher_queue);
   session_service_ = std::make_unique<SessionServiceImpl>(deps, streams_);
@@ -120,8 +121,13 @@ void App::Drain(absl::Duration timeout) {
   if (expiry_.joinable()) expiry_.join();
   if (!server_) return;
   server_->GetHealthCheckService()->SetServingStatus(false);
+  // New RPCs are refused, watchers told to resume elsewhere, shares already
+  // received finish; then whatever is left is cancelled.
   streams_.Drain();
-  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(timeout));
+  if (!streams_.WaitIdle(absl::Now() + timeout)) {
+    log_.Warn("drain_timeout", {{"timeout_s", absl::ToInt64Seconds(timeout)}});
+  }
+  server_->Shutdown(std::chrono::system_clock::now());
   pool_->Shutdown();
   server_->Wait();
 }

@@ -22,7 +22,7 @@ namespace docshare {
 // with health and reflection. main() and the integration tests both run it.
 class App {
  public:
-  App(Config config, const Clock& clock, Observer& observer);
+  App(Config config, const Clock& clock, Observer& observer, Logger& log);
   ~App();
 
   // Binds --grpc-address (port 0 picks a free port) and starts serving.
@@ -47,6 +47,7 @@ class App {
   Config config_;
   const Clock& clock_;
   Observer& observer_;
+  Logger& log_;
   bool admin_token_generated_ = false;
   std::unique_ptr<TokenService> tokens_;
   std::unique_ptr<Backplane> backplane_;

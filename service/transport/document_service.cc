@@ -17,10 +17,11 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
   ShareReactor(grpc::CallbackServerContext* context, v1::ShareDocumentResponse* response,
                const ServiceDeps& deps, StreamSet& streams)
       : context_(context), response_(response), deps_(deps), streams_(streams) {
-    if (streams_.draining()) {
+    if (!streams_.BeginCall()) {
       Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is draining"));
       return;
     }
+    counted_ = true;
     absl::StatusOr<Caller> caller = CallerOf(*context_, deps_);
     if (!caller.ok()) {
       Finish(ToGrpcStatus(caller.status()));
@@ -40,7 +41,11 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
 
   // Shares already received finish when the server drains; only its
   // shutdown deadline cuts them off.
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    share_.reset();  // reports a share that ended early
+    if (counted_) streams_.EndCall();
+    delete this;
+  }
 
  private:
   absl::Status Consume() {
@@ -79,6 +84,7 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
   std::unique_ptr<Pipeline::Share> share_;
   v1::ShareDocumentRequest request_;
   bool begun_ = false;
+  bool counted_ = false;
 };
 
 absl::Status Check(const grpc::CallbackServerContext& context, const ServiceDeps& deps,
@@ -107,7 +113,9 @@ grpc::ServerUnaryReactor* DocumentServiceImpl::CheckFile(grpc::CallbackServerCon
                                                          const v1::CheckFileRequest* request,
                                                          v1::CheckFileResponse* response) {
   auto* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(Check(*context, deps_, *request, *response)));
+  reactor->Finish(ToGrpcStatus(streams_.draining()
+                                   ? absl::UnavailableError("the server is draining")
+                                   : Check(*context, deps_, *request, *response)));
   return reactor;
 }
 

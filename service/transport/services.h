@@ -2,6 +2,7 @@
 #define DOCSHARE_TRANSPORT_SERVICES_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -13,6 +14,7 @@
 #include "grpcpp/grpcpp.h"
 #include "service/auth/tokens.h"
 #include "service/common/clock.h"
+#include "service/common/log.h"
 #include "service/common/observer.h"
 #include "service/pipeline/pipeline.h"
 #include "service/sessions/backplane.h"
@@ -34,26 +36,37 @@ struct ServiceDeps {
   std::string admin_token;
   Observer& observer;
   const Clock& clock;
+  Logger& log;
   absl::Duration default_ttl = absl::Seconds(7200);
   absl::Duration max_ttl = absl::Hours(24 * 7);
   size_t watcher_queue = 64;
 };
 
-// Live streams and the draining flag, shared by the services.
+// Live streams and the draining flag, shared by the services. Draining is
+// done here rather than by grpc::Server::Shutdown's grace period, which
+// cancels streams at once in this gRPC.
 class StreamSet {
  public:
-  // False when draining: the RPC should end with UNAVAILABLE.
+  // False when draining: the RPC should end with UNAVAILABLE. A stream added
+  // is removed from its reactor's OnDone.
   bool Add(Drainable* stream);
   void Remove(Drainable* stream);
-  // From now on Add fails; every live stream is ended.
+  // Calls (shares) that finish by themselves while draining.
+  bool BeginCall();
+  void EndCall();
+  // From now on Add and BeginCall fail; every live stream is ended.
   void Drain();
+  // Waits until no stream or call is left, or `deadline`. True when idle.
+  bool WaitIdle(absl::Time deadline);
   bool draining() const { return draining_.load(); }
 
  private:
   // Recursive: a stream's OnDone (which removes it) might run inline from
   // EndForDrain.
   std::recursive_mutex mu_;
+  std::condition_variable_any idle_;
   std::set<Drainable*> streams_;
+  int calls_ = 0;
   std::atomic<bool> draining_{false};
 };
 

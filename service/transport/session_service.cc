@@ -39,6 +39,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::SessionEvent>,
     }
     deps_.observer.WatchersActive(+1);
     counted_ = true;
+    session_id_ = request.session_id();
+    deps_.log.Info("watcher_connected", {{"session", session_id_},
+                                         {"role", role_ == Role::kUnknown ? std::string("admin") : std::string(RoleName(role_))},
+                                         {"after_sequence", request.after_sequence()},
+                                         {"peer", context_->peer()}});
     Pump();
   }
 
@@ -59,7 +64,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::SessionEvent>,
   void OnDone() override {
     subscription_.reset();  // after this, the backplane never calls Pump again
     if (registered_) streams_.Remove(this);
-    if (counted_) deps_.observer.WatchersActive(-1);
+    if (counted_) {
+      deps_.observer.WatchersActive(-1);
+      deps_.log.Info("watcher_disconnected",
+                     {{"session", session_id_},
+                      {"code", static_cast<int>(final_code_)},
+                      {"last_delivered", watcher_->last_delivered()}});
+    }
     delete this;
   }
 
@@ -74,6 +85,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::SessionEvent>,
  private:
   absl::Status Subscribe(const v1::WatchSessionRequest& request) {
     ASSIGN_OR_RETURN(Caller caller, CallerOf(*context_, deps_));
+    role_ = caller.admin ? Role::kUnknown : caller.claims.role;
     RETURN_IF_ERROR(AuthorizeWatch(caller, request.session_id(), deps_.backplane).status());
     ASSIGN_OR_RETURN(Backplane::Subscribed subscribed,
                      deps_.backplane.Subscribe(request.session_id(),
@@ -113,6 +125,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::SessionEvent>,
   void FinishLocked(const grpc::Status& status) {
     if (finished_) return;
     finished_ = true;
+    final_code_ = status.error_code();
     Finish(status);
   }
 
@@ -123,6 +136,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::SessionEvent>,
   std::unique_ptr<Subscription> subscription_;
   bool registered_ = false;
   bool counted_ = false;
+  std::string session_id_;
+  Role role_ = Role::kUnknown;
+  grpc::StatusCode final_code_ = grpc::StatusCode::OK;
 
   std::mutex mu_;
   bool writing_ = false;
@@ -137,6 +153,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::SessionEvent>,
 absl::Status SessionServiceImpl::Start(const grpc::CallbackServerContext& context,
                                        const v1::StartSessionRequest& request,
                                        v1::StartSessionResponse& response) {
+  if (streams_.draining()) return absl::UnavailableError("the server is draining");
   RETURN_IF_ERROR(RequireAdmin(context, deps_));
   if (!ValidSessionId(request.session_id())) {
     return absl::InvalidArgumentError(
@@ -158,15 +175,22 @@ absl::Status SessionServiceImpl::Start(const grpc::CallbackServerContext& contex
   claims.role = Role::kConsumer;
   response.set_consumer_token(deps_.tokens.Mint(claims));
   ToProto(info.expires_at, response.mutable_expires_at());
+  deps_.log.Info("session_started", {{"session", info.id},
+                                     {"ttl_seconds", absl::ToInt64Seconds(ttl)},
+                                     {"consumer_may_share", info.consumer_may_share}});
   return absl::OkStatus();
 }
 
 absl::Status SessionServiceImpl::End(const grpc::CallbackServerContext& context,
                                      const v1::EndSessionRequest& request,
                                      v1::EndSessionResponse& response) {
+  if (streams_.draining()) return absl::UnavailableError("the server is draining");
   RETURN_IF_ERROR(RequireAdmin(context, deps_));
   ASSIGN_OR_RETURN(uint32_t purged, deps_.backplane.End(request.session_id(), "ended"));
   response.set_documents_purged(purged);
+  deps_.log.Info("session_ended", {{"session", request.session_id()},
+                                   {"reason", "ended"},
+                                   {"documents_purged", purged}});
   return absl::OkStatus();
 }
 

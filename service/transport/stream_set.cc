@@ -17,6 +17,26 @@ bool StreamSet::Add(Drainable* stream) {
 void StreamSet::Remove(Drainable* stream) {
   std::lock_guard lock(mu_);
   streams_.erase(stream);
+  idle_.notify_all();
+}
+
+bool StreamSet::BeginCall() {
+  std::lock_guard lock(mu_);
+  if (draining_) return false;
+  ++calls_;
+  return true;
+}
+
+void StreamSet::EndCall() {
+  std::lock_guard lock(mu_);
+  --calls_;
+  idle_.notify_all();
+}
+
+bool StreamSet::WaitIdle(absl::Time deadline) {
+  std::unique_lock lock(mu_);
+  return idle_.wait_until(lock, absl::ToChronoTime(deadline),
+                          [this] { return streams_.empty() && calls_ == 0; });
 }
 
 void StreamSet::Drain() {

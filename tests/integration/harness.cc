@@ -21,7 +21,7 @@ void ServerTest::SetUp() {
   config_.render_workers = 2;
   Configure(config_);
   ASSERT_TRUE(config_.Validate().ok()) << config_.Validate();
-  app_ = std::make_unique<App>(config_, clock_, observer_);
+  app_ = std::make_unique<App>(config_, clock_, observer_, log_);
   ASSERT_TRUE(app_->Start().ok());
   channel_ = NewChannel();
   sessions_ = v1::SessionService::NewStub(channel_);

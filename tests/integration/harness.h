@@ -4,6 +4,7 @@
 // A real docshare server (App) on 127.0.0.1:0 and real gRPC clients.
 
 #include <map>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "service/common/clock.h"
+#include "service/common/log.h"
 #include "service/common/observer.h"
 #include "service/config/config.h"
 #include "service/transport/app.h"
@@ -70,7 +72,9 @@ class ServerTest : public ::testing::Test {
                                            uint64_t after, size_t n);
 
   FakeClock clock_;
-  NullObserver observer_;
+  std::ostringstream log_stream_;
+  Logger log_{LogLevel::kDebug, &log_stream_, &clock_};
+  LogObserver observer_{log_};
   Config config_;
   std::unique_ptr<App> app_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -1,0 +1,81 @@
+#ifndef DOCSHARE_COMMON_LOG_H_
+#define DOCSHARE_COMMON_LOG_H_
+
+// JSON lines on stdout: one object per line, written whole. Never pass a
+// token or image bytes to it.
+
+#include <cstdint>
+#include <initializer_list>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include "service/common/clock.h"
+#include "service/common/observer.h"
+
+namespace docshare {
+
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+
+// "debug", "info", "warn", "error"; anything else reads as info.
+LogLevel ParseLogLevel(std::string_view name);
+
+struct LogField {
+  using Value = std::variant<std::string, int64_t, double, bool>;
+  LogField(std::string k, std::string v) : key(std::move(k)), value(std::move(v)) {}
+  LogField(std::string k, const char* v) : key(std::move(k)), value(std::string(v)) {}
+  LogField(std::string k, std::string_view v) : key(std::move(k)), value(std::string(v)) {}
+  LogField(std::string k, int64_t v) : key(std::move(k)), value(v) {}
+  LogField(std::string k, int v) : key(std::move(k)), value(int64_t{v}) {}
+  LogField(std::string k, uint64_t v) : key(std::move(k)), value(static_cast<int64_t>(v)) {}
+  LogField(std::string k, uint32_t v) : key(std::move(k)), value(int64_t{v}) {}
+  LogField(std::string k, double v) : key(std::move(k)), value(v) {}
+  LogField(std::string k, bool v) : key(std::move(k)), value(v) {}
+  std::string key;
+  Value value;
+};
+
+class Logger {
+ public:
+  explicit Logger(LogLevel level = LogLevel::kInfo, std::ostream* out = &std::cout,
+                  const Clock* clock = nullptr)
+      : level_(level), out_(out), clock_(clock) {}
+
+  // {"ts":"...","level":"info","event":"<event>", fields...}
+  void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields);
+  void Info(std::string_view event, std::initializer_list<LogField> fields = {}) {
+    Log(LogLevel::kInfo, event, fields);
+  }
+  void Warn(std::string_view event, std::initializer_list<LogField> fields = {}) {
+    Log(LogLevel::kWarn, event, fields);
+  }
+  bool Enabled(LogLevel level) const { return level >= level_; }
+
+ private:
+  const LogLevel level_;
+  std::ostream* out_;
+  const Clock* clock_;
+  std::mutex mu_;
+};
+
+// JSON string escaping (quotes included).
+std::string JsonString(std::string_view s);
+
+// Logs what the domain reports that a platform team wants to read: one line
+// per share, one per expired session.
+class LogObserver final : public Observer {
+ public:
+  explicit LogObserver(Logger& log) : log_(log) {}
+  void ShareRecorded(const ShareRecord& record) override;
+  void SessionExpired(std::string_view session_id) override;
+
+ private:
+  Logger& log_;
+};
+
+}  // namespace docshare
+
+#endif  // DOCSHARE_COMMON_LOG_H_
