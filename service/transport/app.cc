@@ -1,10 +1,14 @@
 #include "service/transport/app.h"
 
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 #include "service/sessions/make_backplane.h"
 
 namespace docshare {
@@ -21,6 +25,55 @@ RenderOptions RenderOptionsOf(const Config& c) {
   o.quality = static_cast<int>(c.preview_quality);
   o.webp_effort = static_cast<int>(c.webp_effort);
   return o;
+}
+
+// Wire limits (README "Wire limits" says why each).
+void ApplyWireLimits(const Config& c, grpc::ServerBuilder& builder) {
+  // Uploads arrive in chunks: a message is a chunk (clients send 64 KiB),
+  // never a whole file.
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  // A SessionEvent carries both previews of one document.
+  builder.SetMaxSendMessageSize(64 << 20);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(c.max_concurrent_streams));
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, 16 * 1024);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 10'000);
+  // Probe idle connections so a vanished watcher is noticed within a minute.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
+  // Clients may ping at most every 10 s; two strikes and the connection goes.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+}
+
+bool Readable(const std::string& path) { return std::ifstream(path).good(); }
+
+// Plaintext, TLS, or mTLS. The files are watched and reloaded when they
+// change (gRPC's FileWatcherCertificateProvider, every 60 s).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const Config& c) {
+  if (c.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  for (const std::string* path : {&c.tls_cert, &c.tls_key, &c.tls_client_ca}) {
+    if (!path->empty() && !Readable(*path)) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot read ", *path));
+    }
+  }
+  constexpr unsigned kRefreshSeconds = 60;
+  std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider =
+      c.tls_client_ca.empty()
+          ? std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+                c.tls_key, c.tls_cert, kRefreshSeconds)
+          : std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+                c.tls_key, c.tls_cert, c.tls_client_ca, kRefreshSeconds);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (c.tls_client_ca.empty()) {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
 }
 
 constexpr char kSessionService[] = "docshare.v1.SessionService";
@@ -60,6 +113,7 @@ App::App(Config config, const Clock& clock, Observer& observer, Logger& log)
                    observer_,   clock_,     log_};
   deps.default_ttl = absl::Seconds(config_.session_ttl);
   deps.watcher_queue = static_cast<size_t>(config_.watcher_queue);
+  deps.upload_timeout = absl::Seconds(config_.upload_timeout);
   session_service_ = std::make_unique<SessionServiceImpl>(deps, streams_);
   document_service_ = std::make_unique<DocumentServiceImpl>(deps, streams_);
 }
@@ -73,16 +127,14 @@ absl::Status App::Start(
         interceptors) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentials(config_);
+  if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.grpc_address, grpc::InsecureServerCredentials(),
-                           &grpc_port_);
+  builder.AddListeningPort(config_.grpc_address, *credentials, &grpc_port_);
   builder.RegisterService(session_service_.get());
   builder.RegisterService(document_service_.get());
-  // Uploads arrive in chunks: a message is a chunk, never a whole file.
-  builder.SetMaxReceiveMessageSize(4 << 20);
-  builder.SetMaxSendMessageSize(64 << 20);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
-                             static_cast<int>(config_.max_concurrent_streams));
+  ApplyWireLimits(config_, builder);
   if (!interceptors.empty()) builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (!server_ || grpc_port_ == 0) {

@@ -1,4 +1,7 @@
+#include <mutex>
+
 #include "absl/strings/str_cat.h"
+#include "grpcpp/alarm.h"
 #include "service/common/reject.h"
 #include "service/common/status_macros.h"
 #include "service/pipeline/sniff.h"
@@ -29,19 +32,33 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
     }
     caller_ = *std::move(caller);
     share_ = deps_.pipeline.NewShare();
+    // A stalled upload (slowloris) is cut off after --upload-timeout.
+    guard_ = std::make_shared<Guard>();
+    guard_->reactor = this;
+    deadline_.Set(std::chrono::system_clock::now() + absl::ToChronoSeconds(deps_.upload_timeout),
+                  [guard = guard_](bool fired) {
+                    std::lock_guard lock(guard->mu);
+                    if (fired && guard->reactor != nullptr) guard->reactor->TimedOut();
+                  });
     StartRead(&request_);
   }
 
   void OnReadDone(bool ok) override {
+    if (finished()) return;
     if (!ok) return EndOfStream();
     absl::Status status = Consume();
-    if (!status.ok()) return Finish(ToGrpcStatus(status, context_));
+    if (!status.ok()) return FinishOnce(ToGrpcStatus(status, context_));
     StartRead(&request_);
   }
 
   // Shares already received finish when the server drains; only its
   // shutdown deadline cuts them off.
   void OnDone() override {
+    if (guard_) {
+      std::lock_guard lock(guard_->mu);
+      guard_->reactor = nullptr;
+    }
+    deadline_.Cancel();
     share_.reset();  // reports a share that ended early
     if (counted_) streams_.EndCall();
     delete this;
@@ -66,15 +83,53 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
 
   void EndOfStream() {
     if (!begun_) {
-      return Finish(ToGrpcStatus(
+      return FinishOnce(ToGrpcStatus(
           absl::InvalidArgumentError("the stream ended before the ShareHeader"), context_));
     }
+    {
+      std::lock_guard lock(mu_);
+      if (finished_) return;
+      uploaded_ = true;  // the upload deadline no longer applies
+    }
     share_->Finish([this](absl::StatusOr<std::shared_ptr<const Document>> result) {
-      if (!result.ok()) return Finish(ToGrpcStatus(result.status(), context_));
+      if (!result.ok()) return FinishOnce(ToGrpcStatus(result.status(), context_));
       ToProto(**result, WithData::kNo, response_->mutable_document());
-      Finish(grpc::Status::OK);
+      FinishOnce(grpc::Status::OK);
     });
   }
+
+  void TimedOut() {
+    {
+      std::lock_guard lock(mu_);
+      if (uploaded_ || finished_) return;
+    }
+    deps_.log.Warn("upload_timeout", {{"peer", context_->peer()},
+                                      {"timeout_s", absl::ToInt64Seconds(deps_.upload_timeout)}});
+    FinishOnce(grpc::Status(
+        grpc::StatusCode::DEADLINE_EXCEEDED,
+        absl::StrCat("the upload took longer than ", absl::ToInt64Seconds(deps_.upload_timeout),
+                     " s and was cut off")));
+  }
+
+  bool finished() {
+    std::lock_guard lock(mu_);
+    return finished_;
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    {
+      std::lock_guard lock(mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    Finish(status);
+  }
+
+  // Shared with the deadline's callback, which may outlive the reactor.
+  struct Guard {
+    std::recursive_mutex mu;
+    ShareReactor* reactor = nullptr;
+  };
 
   grpc::CallbackServerContext* context_;
   v1::ShareDocumentResponse* response_;
@@ -85,6 +140,11 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
   v1::ShareDocumentRequest request_;
   bool begun_ = false;
   bool counted_ = false;
+  std::shared_ptr<Guard> guard_;
+  grpc::Alarm deadline_;
+  std::mutex mu_;
+  bool finished_ = false;
+  bool uploaded_ = false;
 };
 
 absl::Status Check(const grpc::CallbackServerContext& context, const ServiceDeps& deps,

@@ -40,6 +40,7 @@ struct ServiceDeps {
   absl::Duration default_ttl = absl::Seconds(7200);
   absl::Duration max_ttl = absl::Hours(24 * 7);
   size_t watcher_queue = 64;
+  absl::Duration upload_timeout = absl::Seconds(60);
 };
 
 // Live streams and the draining flag, shared by the services. Draining is
