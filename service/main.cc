@@ -4,7 +4,12 @@
 #include <iostream>
 #include <thread>
 
+#include "prometheus/registry.h"
 #include "service/common/log.h"
+#include "service/metrics/http_server.h"
+#include "service/metrics/metrics.h"
+#include "service/metrics/process_collector.h"
+#include "service/transport/grpc_metrics.h"
 #include "service/config/config.h"
 #include "service/pipeline/vips_boundary.h"
 #include "service/transport/app.h"
@@ -47,10 +52,24 @@ int main(int argc, char** argv) {
   SystemClock clock;
   Logger log(ParseLogLevel(config->log_level));
   LogObserver log_observer(log);
-  Observer& observer = log_observer;
+  auto registry = std::make_shared<prometheus::Registry>();  // outlives the server
+  Metrics metrics(*registry);
+  ObserverTee observer(metrics, log_observer);
   App app(*config, clock, observer, log);
-  if (absl::Status started = app.Start(); !started.ok()) {
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(NewGrpcMetricsFactory(*registry));
+  if (absl::Status started = app.Start(std::move(interceptors)); !started.ok()) {
     log.Log(LogLevel::kError, "start_failed", {{"error", std::string(started.message())}});
+    return 1;
+  }
+  // Destroyed after the drain, so /readyz answers 503 while draining.
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http = MetricsHttpServer::Start(
+      {.address = config->metrics_address,
+       .collectables = {registry, std::make_shared<ProcessCollector>()},
+       .ready = [&app] { return app.ready(); }});
+  if (!http.ok()) {
+    log.Log(LogLevel::kError, "start_failed", {{"error", std::string(http.status().message())}});
     return 1;
   }
   if (app.admin_token_generated()) {
@@ -63,7 +82,9 @@ int main(int argc, char** argv) {
     for (const auto& [name, value] : config->Effective()) {
       effective += (effective.empty() ? "" : " ") + name + "=" + value;
     }
-    log.Info("started", {{"grpc_port", app.grpc_port()}, {"config", effective}});
+    log.Info("started", {{"grpc_port", app.grpc_port()},
+                         {"metrics_port", (*http)->port()},
+                         {"config", effective}});
   }
 
   int signal = 0;

@@ -6,6 +6,7 @@
 //     share SESSION_ID FILE...                                   (participant token)
 //     watch SESSION_ID [--after N] [--out DIR]                   (participant or admin)
 //     check FILE
+// TLS: --tls-ca PEM (server's CA), and for mTLS --tls-cert PEM --tls-key PEM.
 // The token also comes from $DOCSHARE_TOKEN; the address from $DOCSHARE_ADDRESS.
 #include <cstdlib>
 #include <filesystem>
@@ -37,6 +38,7 @@ int Usage() {
                "  share SESSION_ID FILE...\n"
                "  watch SESSION_ID [--after N] [--out DIR]\n"
                "  check FILE\n"
+               "TLS: --tls-ca PEM [--tls-cert PEM --tls-key PEM] (plaintext without).\n"
                "The token may come from $DOCSHARE_TOKEN, the address from "
                "$DOCSHARE_ADDRESS.\n";
   return 2;
@@ -233,7 +235,22 @@ int Check(const Args& a, v1::DocumentService::Stub& stub) {
 int main(int argc, char** argv) {
   Args a = Parse(argc, argv);
   if (a.command.empty()) return Usage();
-  auto channel = grpc::CreateChannel(a.address, grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (a.options.count("tls-ca")) {
+    grpc::SslCredentialsOptions tls;
+    bool ok = true;
+    tls.pem_root_certs = ReadFile(a.options.at("tls-ca"), &ok);
+    if (a.options.count("tls-cert")) tls.pem_cert_chain = ReadFile(a.options.at("tls-cert"), &ok);
+    if (a.options.count("tls-key")) tls.pem_private_key = ReadFile(a.options.at("tls-key"), &ok);
+    if (!ok) {
+      std::cerr << "cannot read a --tls-* file\n";
+      return 2;
+    }
+    credentials = grpc::SslCredentials(tls);
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  auto channel = grpc::CreateCustomChannel(a.address, credentials, args);
   v1::SessionService::Stub sessions(channel);
   v1::DocumentService::Stub documents(channel);
   if (a.command == "start") return Start(a, sessions);
