@@ -217,3 +217,40 @@ TEST_F(Shares, CheckFileJudgesTheHeadOnly) {
 
 }  // namespace
 }  // namespace docshare::testing
+
+namespace docshare::testing {
+namespace {
+
+class Caps : public ServerTest {
+ protected:
+  void Configure(Config& config) override {
+    config.max_session_documents = 2;
+    config.max_retained_bytes = 60 * 1024;
+  }
+};
+
+TEST_F(Caps, SessionAndGlobalCapsHaveClearErrors) {
+  const std::string photo = ReadFile(CorpusPath("sharp/320x240.jpg"));
+  v1::StartSessionResponse a = StartSession("capped");
+  ASSERT_TRUE(Share(a.agent_token(), "capped", SmallJpeg()).status.ok());
+  ASSERT_TRUE(Share(a.agent_token(), "capped", SmallJpeg(20, 20)).status.ok());
+  ShareResult third = Share(a.agent_token(), "capped", SmallJpeg(30, 30));
+  EXPECT_EQ(third.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(third.status.error_message().find("2 documents"), std::string::npos)
+      << third.status.error_message();
+
+  // The global cap: previews of every session together.
+  grpc::Status global;
+  for (int i = 0; i < 40 && global.ok(); ++i) {
+    v1::StartSessionResponse s = StartSession("fill-" + std::to_string(i));
+    global = Share(s.agent_token(), "fill-" + std::to_string(i), photo).status;
+  }
+  EXPECT_EQ(global.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << global.error_message();
+  // Ending a session frees its share of the cap.
+  ASSERT_TRUE(EndSession(kAdminToken, "fill-0").ok());
+  v1::StartSessionResponse again = StartSession("after-end");
+  EXPECT_TRUE(Share(again.agent_token(), "after-end", SmallJpeg()).status.ok());
+}
+
+}  // namespace
+}  // namespace docshare::testing
