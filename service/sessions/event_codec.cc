@@ -41,7 +41,8 @@ class Writer {
 };
 
 absl::Status Malformed(std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("malformed event encoding: ", std::string(what)));
+  return absl::InvalidArgumentError(
+      absl::StrCat("malformed event encoding: ", std::string(what)));
 }
 
 class Reader {
@@ -182,7 +183,8 @@ absl::StatusOr<SessionEvent> DecodeEvent(std::string_view bytes) {
   Reader r(bytes);
   ASSIGN_OR_RETURN(uint8_t magic, r.Byte());
   ASSIGN_OR_RETURN(uint8_t version, r.Byte());
-  if (magic != kMagic || version != kVersion) return Malformed("unknown magic or version");
+  if (magic != kMagic || version != kVersion)
+    return Malformed("unknown magic or version");
   SessionEvent event;
   ASSIGN_OR_RETURN(event.sequence, r.Unsigned());
   ASSIGN_OR_RETURN(event.time, r.Time());

@@ -26,7 +26,8 @@ absl::StatusOr<RedisAddress> ParseRedisUrl(const std::string& url) {
     }
     rest = rest.substr(0, slash);
   }
-  if (rest.find('@') != std::string_view::npos) return bad("credentials are not supported");
+  if (rest.find('@') != std::string_view::npos)
+    return bad("credentials are not supported");
   if (const size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
     const std::string port(rest.substr(colon + 1));
     if (!absl::SimpleAtoi(port, &address.port) || address.port <= 0 ||

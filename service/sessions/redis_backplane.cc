@@ -1,7 +1,7 @@
 #include "service/sessions/redis_backplane.h"
 
-#include <hiredis/hiredis.h>
 #include <fcntl.h>
+#include <hiredis/hiredis.h>
 #include <poll.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -239,8 +239,8 @@ std::string EncodeBody(absl::Time time, std::variant<DocumentShared, SessionEnde
 absl::StatusOr<EventPtr> DecodeWithSequence(std::string_view bytes, uint64_t sequence) {
   absl::StatusOr<SessionEvent> event = DecodeEvent(bytes);
   if (!event.ok()) {
-    return absl::InternalError(
-        absl::StrCat("undecodable event ", sequence, " in Redis: ", event.status().message()));
+    return absl::InternalError(absl::StrCat("undecodable event ", sequence,
+                                            " in Redis: ", event.status().message()));
   }
   event->sequence = sequence;
   return std::make_shared<const SessionEvent>(*std::move(event));
@@ -256,7 +256,7 @@ absl::Status NotActive(std::string_view id, std::string_view state) {
 }
 
 SessionState StateOf(std::string_view s) {
-  return s == "active" ? SessionState::kActive
+  return s == "active"    ? SessionState::kActive
          : s == "expired" ? SessionState::kExpired
                           : SessionState::kEnded;
 }
@@ -323,11 +323,11 @@ struct Entry {
   const std::string id;
   Subscriber* const subscriber;
   std::recursive_mutex mu;
-  bool active = true;   // cleared when the subscription goes
-  bool ready = false;   // replay read: nonce and next are set
-  bool done = false;    // SessionEnded delivered
+  bool active = true;  // cleared when the subscription goes
+  bool ready = false;  // replay read: nonce and next are set
+  bool done = false;   // SessionEnded delivered
   std::string nonce;
-  uint64_t next = 0;    // the next sequence the subscriber needs
+  uint64_t next = 0;  // the next sequence the subscriber needs
   std::vector<std::pair<std::string, EventPtr>> early;  // live before ready
   std::atomic<bool> cancelled{false};
 };
@@ -422,13 +422,13 @@ bool RedisBackplane::Healthy() { return subscribed_.load(); }
 
 bool RedisBackplane::WaitHealthy(absl::Duration timeout) {
   std::unique_lock lock(stop_mu_);
-  return stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
-                           [this] { return subscribed_.load() || stopping_; }) &&
-         subscribed_.load();
+  return stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [this] {
+    return subscribed_.load() || stopping_;
+  }) && subscribed_.load();
 }
 
-absl::StatusOr<RedisBackplane::Reply> RedisBackplane::Script(int script,
-                                                             std::vector<std::string> args) {
+absl::StatusOr<RedisBackplane::Reply> RedisBackplane::Script(
+    int script, std::vector<std::string> args) {
   std::unique_ptr<Connection> conn;
   {
     std::lock_guard lock(pool_mu_);
@@ -478,18 +478,19 @@ absl::StatusOr<SessionInfo> RedisBackplane::Start(const SessionSettings& setting
   }
   const absl::Time now = clock_.Now();
   const int64_t ttl_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(settings.ttl));
-  ASSIGN_OR_RETURN(Reply r, Script(kStart, {settings.id, absl::StrCat(absl::ToUnixMillis(now)),
-                                            EncodeBody(now, SessionEnded{"expired"}),
-                                            absl::StrCat(ttl_ms),
-                                            settings.consumer_may_share ? "1" : "0",
-                                            NewNonce()}));
+  ASSIGN_OR_RETURN(
+      Reply r,
+      Script(kStart, {settings.id, absl::StrCat(absl::ToUnixMillis(now)),
+                      EncodeBody(now, SessionEnded{"expired"}), absl::StrCat(ttl_ms),
+                      settings.consumer_may_share ? "1" : "0", NewNonce()}));
   if (r.code() == "EXISTS" && r.items.size() == 3) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "session ", settings.id, " is active with other settings (ttl ",
-        absl::FormatDuration(absl::Milliseconds(ToI64(r.items[1]))), ", consumer_may_share ",
-        r.items[2] == "1" ? "true" : "false", ")"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("session ", settings.id, " is active with other settings (ttl ",
+                     absl::FormatDuration(absl::Milliseconds(ToI64(r.items[1]))),
+                     ", consumer_may_share ", r.items[2] == "1" ? "true" : "false", ")"));
   }
-  if (r.code() != "OK" || r.items.size() != 4) return absl::InternalError("redis: bad Start");
+  if (r.code() != "OK" || r.items.size() != 4)
+    return absl::InternalError("redis: bad Start");
   if (r.items[3] != "-1") observer_.SessionsActive(ToI64(r.items[3]));
   return SessionInfo{.id = settings.id,
                      .nonce = r.items[1],
@@ -501,11 +502,12 @@ absl::StatusOr<SessionInfo> RedisBackplane::Start(const SessionSettings& setting
 
 absl::StatusOr<SessionInfo> RedisBackplane::Get(std::string_view id) {
   const absl::Time now = clock_.Now();
-  ASSIGN_OR_RETURN(Reply r, Script(kGet, {std::string(id),
-                                          absl::StrCat(absl::ToUnixMillis(now)),
-                                          EncodeBody(now, SessionEnded{"expired"})}));
+  ASSIGN_OR_RETURN(Reply r,
+                   Script(kGet, {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
+                                 EncodeBody(now, SessionEnded{"expired"})}));
   if (r.code() == "NOT_FOUND") return Unknown(id);
-  if (r.code() != "OK" || r.items.size() != 6) return absl::InternalError("redis: bad Get");
+  if (r.code() != "OK" || r.items.size() != 6)
+    return absl::InternalError("redis: bad Get");
   return SessionInfo{.id = std::string(id),
                      .nonce = r.items[1],
                      .ttl = absl::Milliseconds(ToI64(r.items[2])),
@@ -514,22 +516,24 @@ absl::StatusOr<SessionInfo> RedisBackplane::Get(std::string_view id) {
                      .state = StateOf(r.items[5])};
 }
 
-absl::StatusOr<uint32_t> RedisBackplane::End(std::string_view id, std::string_view reason) {
+absl::StatusOr<uint32_t> RedisBackplane::End(std::string_view id,
+                                             std::string_view reason) {
   const absl::Time now = clock_.Now();
-  ASSIGN_OR_RETURN(Reply r, Script(kEnd, {std::string(id),
-                                          absl::StrCat(absl::ToUnixMillis(now)),
-                                          EncodeBody(now, SessionEnded{"expired"}),
-                                          EncodeBody(now, SessionEnded{std::string(reason)})}));
+  ASSIGN_OR_RETURN(Reply r,
+                   Script(kEnd, {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
+                                 EncodeBody(now, SessionEnded{"expired"}),
+                                 EncodeBody(now, SessionEnded{std::string(reason)})}));
   if (r.code() == "NOT_FOUND") return Unknown(id);
   if (r.code() == "STATE" && r.items.size() == 2) return NotActive(id, r.items[1]);
-  if (r.code() != "OK" || r.items.size() != 4) return absl::InternalError("redis: bad End");
+  if (r.code() != "OK" || r.items.size() != 4)
+    return absl::InternalError("redis: bad End");
   observer_.RetainedPreviewBytes(ToI64(r.items[2]));
   observer_.SessionsActive(ToI64(r.items[3]));
   return static_cast<uint32_t>(ToU64(r.items[1]));
 }
 
-absl::StatusOr<EventPtr> RedisBackplane::Append(std::string_view id,
-                                                std::shared_ptr<const Document> document) {
+absl::StatusOr<EventPtr> RedisBackplane::Append(
+    std::string_view id, std::shared_ptr<const Document> document) {
   if (document == nullptr) return absl::InvalidArgumentError("no document to append");
   const uint64_t bytes = document->PreviewBytes();
   const absl::Time now = clock_.Now();
@@ -545,20 +549,22 @@ absl::StatusOr<EventPtr> RedisBackplane::Append(std::string_view id,
   if (code == "NOT_FOUND") return Unknown(id);
   if (code == "STATE" && r.items.size() == 2) return NotActive(id, r.items[1]);
   if (code == "DOCS" && r.items.size() == 2) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "session ", std::string(id), " already holds ", r.items[1], " documents, the most allowed"));
+    return absl::FailedPreconditionError(absl::StrCat("session ", std::string(id),
+                                                      " already holds ", r.items[1],
+                                                      " documents, the most allowed"));
   }
   if (code == "SESSION_BYTES" && r.items.size() == 2) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("session ", std::string(id), " holds ", r.items[1], " preview bytes; ",
-                     bytes, " more would pass its cap of ", caps_.max_session_bytes));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "session ", std::string(id), " holds ", r.items[1], " preview bytes; ", bytes,
+        " more would pass its cap of ", caps_.max_session_bytes));
   }
   if (code == "RETAINED" && r.items.size() == 2) {
     return absl::ResourceExhaustedError(
         absl::StrCat("the service already holds ", r.items[1], " preview bytes; ", bytes,
                      " more would pass its cap of ", caps_.max_retained_bytes));
   }
-  if (code != "OK" || r.items.size() != 3) return absl::InternalError("redis: bad Append");
+  if (code != "OK" || r.items.size() != 3)
+    return absl::InternalError("redis: bad Append");
   observer_.RetainedPreviewBytes(ToI64(r.items[2]));
   auto event = std::make_shared<SessionEvent>();
   event->sequence = ToU64(r.items[1]);
@@ -636,9 +642,9 @@ absl::StatusOr<Backplane::Subscribed> RedisBackplane::Subscribe(std::string_view
   }
   const absl::Time now = clock_.Now();
   absl::StatusOr<Reply> r =
-      Script(kSubscribe, {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
-                          EncodeBody(now, SessionEnded{"expired"}),
-                          absl::StrCat(after_sequence)});
+      Script(kSubscribe,
+             {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
+              EncodeBody(now, SessionEnded{"expired"}), absl::StrCat(after_sequence)});
   auto fail = [&](absl::Status s) {
     hub_->Remove(entry);
     return s;
@@ -657,7 +663,8 @@ absl::StatusOr<Backplane::Subscribed> RedisBackplane::Subscribe(std::string_view
   }
   Subscribed subscribed;
   for (size_t i = 3; i + 1 < r->items.size(); i += 2) {
-    absl::StatusOr<EventPtr> event = DecodeWithSequence(r->items[i + 1], SequenceOfId(r->items[i]));
+    absl::StatusOr<EventPtr> event =
+        DecodeWithSequence(r->items[i + 1], SequenceOfId(r->items[i]));
     if (!event.ok()) return fail(event.status());
     subscribed.replay.push_back(*std::move(event));
   }
@@ -701,9 +708,10 @@ RedisBackplane::Fetch RedisBackplane::FetchFunction() {
     const std::string end = to == std::numeric_limits<uint64_t>::max()
                                 ? std::string("+")
                                 : absl::StrCat(to, "-1");
-    ASSIGN_OR_RETURN(ReplyPtr r, conn->Command({"XRANGE",
-                                                absl::StrCat("docshare:log:", id, ":", nonce),
-                                                absl::StrCat(from, "-0"), end}));
+    ASSIGN_OR_RETURN(
+        ReplyPtr r,
+        conn->Command({"XRANGE", absl::StrCat("docshare:log:", id, ":", nonce),
+                       absl::StrCat(from, "-0"), end}));
     {
       std::lock_guard lock(pool_mu_);
       if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(conn));
@@ -717,11 +725,11 @@ RedisBackplane::Fetch RedisBackplane::FetchFunction() {
         return absl::InternalError("redis: bad XRANGE entry");
       }
       const redisReply* fields = e->element[1];
-      ASSIGN_OR_RETURN(EventPtr event,
-                       DecodeWithSequence(std::string_view(fields->element[1]->str,
-                                                           fields->element[1]->len),
-                                          SequenceOfId(std::string_view(
-                                              e->element[0]->str, e->element[0]->len))));
+      ASSIGN_OR_RETURN(
+          EventPtr event,
+          DecodeWithSequence(
+              std::string_view(fields->element[1]->str, fields->element[1]->len),
+              SequenceOfId(std::string_view(e->element[0]->str, e->element[0]->len))));
       out.push_back(std::move(event));
     }
     return out;
@@ -730,9 +738,8 @@ RedisBackplane::Fetch RedisBackplane::FetchFunction() {
 
 void RedisBackplane::ExpireDue() {
   const absl::Time now = clock_.Now();
-  absl::StatusOr<Reply> r =
-      Script(kExpire, {"", absl::StrCat(absl::ToUnixMillis(now)),
-                       EncodeBody(now, SessionEnded{"expired"})});
+  absl::StatusOr<Reply> r = Script(kExpire, {"", absl::StrCat(absl::ToUnixMillis(now)),
+                                             EncodeBody(now, SessionEnded{"expired"})});
   if (!r.ok() || r->code() != "OK" || r->items.size() != 3) return;  // next tick retries
   observer_.RetainedPreviewBytes(ToI64(r->items[1]));
   observer_.SessionsActive(ToI64(r->items[2]));
@@ -774,7 +781,8 @@ void RedisBackplane::PubSubLoop() {
     absl::StatusOr<std::unique_ptr<Connection>> conn = Connection::Open(address_);
     ReplyPtr ack;
     if (conn.ok()) {
-      absl::StatusOr<ReplyPtr> r = (*conn)->Command({"PSUBSCRIBE", absl::StrCat(kChannelPrefix, "*")});
+      absl::StatusOr<ReplyPtr> r =
+          (*conn)->Command({"PSUBSCRIBE", absl::StrCat(kChannelPrefix, "*")});
       if (r.ok() && (*r)->type == REDIS_REPLY_ARRAY) ack = *std::move(r);
     }
     if (!ack) {
@@ -800,7 +808,8 @@ void RedisBackplane::PubSubLoop() {
         ReplyPtr reply(static_cast<redisReply*>(raw));
         heard = Clock::now();
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4 ||
-            std::string_view(reply->element[0]->str, reply->element[0]->len) != "pmessage") {
+            std::string_view(reply->element[0]->str, reply->element[0]->len) !=
+                "pmessage") {
           continue;  // the PING's pong, subscribe acks
         }
         std::string_view channel(reply->element[2]->str, reply->element[2]->len);
@@ -813,8 +822,8 @@ void RedisBackplane::PubSubLoop() {
         const size_t b = a == std::string_view::npos ? a : payload.find(' ', a + 1);
         if (b == std::string_view::npos) continue;
         const std::string nonce(payload.substr(0, a));
-        absl::StatusOr<EventPtr> event =
-            DecodeWithSequence(payload.substr(b + 1), ToU64(payload.substr(a + 1, b - a - 1)));
+        absl::StatusOr<EventPtr> event = DecodeWithSequence(
+            payload.substr(b + 1), ToU64(payload.substr(a + 1, b - a - 1)));
         if (!event.ok()) continue;
         for (const auto& e : targets) {
           std::lock_guard lock(e->mu);

@@ -49,15 +49,14 @@ class Replica {
   bool Spawn() {
     port_ = FreePort();
     const std::string log = absl::StrCat(::testing::TempDir(), "replica-", name_, ".log");
-    std::vector<std::string> args = {
-        DOCSHARE_SERVER_BINARY,
-        absl::StrCat("--grpc-address=127.0.0.1:", port_),
-        "--metrics-address=127.0.0.1:0",
-        "--backplane=" + redis_url_,
-        absl::StrCat("--admin-token=", kAdmin),
-        absl::StrCat("--token-secret=", kSecret),
-        "--render-workers=1",
-        "--drain-timeout=1"};
+    std::vector<std::string> args = {DOCSHARE_SERVER_BINARY,
+                                     absl::StrCat("--grpc-address=127.0.0.1:", port_),
+                                     "--metrics-address=127.0.0.1:0",
+                                     "--backplane=" + redis_url_,
+                                     absl::StrCat("--admin-token=", kAdmin),
+                                     absl::StrCat("--token-secret=", kSecret),
+                                     "--render-workers=1",
+                                     "--drain-timeout=1"};
     pid_ = fork();
     if (pid_ == 0) {
       if (FILE* f = freopen(log.c_str(), "w", stderr)) (void)f;
@@ -322,7 +321,8 @@ TEST_F(Replicas, EndOnOneReplicaEndsWatchersOnAnother) {
   EXPECT_EQ(on_a.events()[1].session_ended().reason(), "ended");
   EXPECT_EQ(Share(C(), s.agent_token(), "ending", 32).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(End(A(), "ending", &resp).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(End(A(), "ending", &resp).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST_F(Replicas, ExpiryEndsTheSessionForWatchersOnEveryReplica) {

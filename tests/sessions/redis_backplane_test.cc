@@ -28,7 +28,8 @@ using testing::RedisServer;
 
 constexpr auto kWait = std::chrono::seconds(10);  // bound, never a sleep
 
-std::shared_ptr<const Document> Doc(uint64_t preview_bytes = 100, std::string id = "doc") {
+std::shared_ptr<const Document> Doc(uint64_t preview_bytes = 100,
+                                    std::string id = "doc") {
   auto doc = std::make_shared<Document>();
   doc->document_id = std::move(id);
   doc->filename = "a.png";
@@ -273,8 +274,10 @@ TEST_F(RedisBackplaneTest, EndedSessionIsFailedPreconditionEverywhere) {
   MustStart(*a_);
   ASSERT_TRUE(a_->End("s1", "ended").ok());
   Recorder r;
-  EXPECT_EQ(b_->End("s1", "ended").status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(b_->Append("s1", Doc()).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(b_->End("s1", "ended").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(b_->Append("s1", Doc()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
   absl::StatusOr<Backplane::Subscribed> s = b_->Subscribe("s1", 0, &r);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.status().message(), HasSubstr("ended"));
@@ -341,7 +344,8 @@ TEST_F(RedisBackplaneTest, EndedIdIsForgottenAfterItsTtl) {
   MustStart(*a_, "s1", absl::Minutes(1));
   ASSERT_TRUE(a_->End("s1", "ended").ok());
   clock_.Advance(absl::Seconds(59));
-  EXPECT_EQ(b_->End("s1", "ended").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(b_->End("s1", "ended").status().code(),
+            absl::StatusCode::kFailedPrecondition);
   clock_.Advance(absl::Seconds(1));
   b_->ExpireDue();
   EXPECT_EQ(a_->Get("s1").status().code(), absl::StatusCode::kNotFound);
@@ -366,7 +370,8 @@ TEST_F(RedisBackplaneTest, SessionBytesCapIsFailedPrecondition) {
   a_ = Make(caps_);
   MustStart(*a_);
   MustAppend(*a_, "s1", 200);
-  EXPECT_EQ(a_->Append("s1", Doc(51)).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(a_->Append("s1", Doc(51)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
   MustAppend(*a_, "s1", 50);
 }
 
@@ -387,9 +392,7 @@ TEST_F(RedisBackplaneTest, UnsubscribeStopsDelivery) {
   MustStart(*a_);
   Recorder kept, dropped;
   Backplane::Subscribed sk = MustSubscribe(*b_, kept);
-  {
-    Backplane::Subscribed sd = MustSubscribe(*b_, dropped);
-  }
+  { Backplane::Subscribed sd = MustSubscribe(*b_, dropped); }
   MustAppend(*a_);
   ASSERT_TRUE(kept.WaitFor(1));
   EXPECT_TRUE(dropped.events().empty());
@@ -461,7 +464,8 @@ TEST(MakeBackplaneTest, ParsesUrls) {
   EXPECT_EQ(a->db, 0);
   for (const char* bad : {"redis://", "redis://h:x", "redis://h:0", "redis://h:70000",
                           "redis://h/x", "rediss://h", "redis://u:p@h:1"}) {
-    EXPECT_EQ(ParseRedisUrl(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(ParseRedisUrl(bad).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
   }
   FakeClock clock;
   NullObserver observer;
@@ -474,8 +478,8 @@ TEST(MakeBackplaneTest, ParsesUrls) {
 TEST(RedisBackplaneOfflineTest, StartsUnhealthyWithoutRedisAndFailsFast) {
   FakeClock clock;
   NullObserver observer;
-  RedisBackplane bp(RedisAddress{"127.0.0.1", testing::FreePort(), 0}, clock, SessionCaps{},
-                    observer);
+  RedisBackplane bp(RedisAddress{"127.0.0.1", testing::FreePort(), 0}, clock,
+                    SessionCaps{}, observer);
   EXPECT_FALSE(bp.Healthy());
   EXPECT_EQ(bp.Start({"s1", absl::Minutes(1), false}).status().code(),
             absl::StatusCode::kUnavailable);
