@@ -108,6 +108,24 @@ absl::Status CheckLimits(const ImageHeader& h, const Limits& limits) {
 
 // --- PNG: the signature, then IHDR must be the first chunk. -----------------
 
+// libpng reads a whole chunk into one buffer of its declared length before
+// looking at it (text, iCCP, eXIf, unknown chunks): a length that runs past
+// the end of the input costs up to 2 GiB for a few hundred bytes (found by
+// render_fuzzer, testdata/fuzz-regressions/). Only IDAT is streamed, so a
+// truncated IDAT is left to the decoder. `r` is at the chunk after IHDR.
+absl::Status CheckPngChunkLengths(Reader& r, FileType type) {
+  while (r.Has(8)) {
+    const uint32_t length = *r.U32Be();
+    const std::string_view name = r.View(4);
+    r.Skip(4);
+    if (name == "IEND") break;  // anything after it is not the image's
+    if (r.Skip(size_t{length} + 4)) continue;  // data and CRC
+    if (name == "IDAT") break;
+    return Corrupt(type, "a chunk runs past the end of the file");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadPng(std::string_view bytes, ImageHeader& h) {
   static constexpr std::string_view kSignature("\x89PNG\r\n\x1a\n", 8);
   Reader r(bytes);
@@ -129,7 +147,8 @@ absl::Status ReadPng(std::string_view bytes, ImageHeader& h) {
   h.width = static_cast<int>(width);
   h.height = static_cast<int>(height);
   h.frame_count = 1;  // libvips decodes the first (default) image of an APNG
-  return absl::OkStatus();
+  r.Skip(5 + 4);      // the rest of IHDR and its CRC
+  return CheckPngChunkLengths(r, h.type);
 }
 
 // --- GIF: header, logical screen, then the block structure. ----------------
