@@ -187,6 +187,11 @@ TEST_F(BusyPool, AFullRenderPoolIsResourceExhaustedWithoutAReason) {
   started.wait();
   ShareResult r = Share(s.agent_token(), "busy", SmallJpeg());
   release.count_down();
+  // The worker leaves the job (bounded wait, no fixed sleep).
+  for (int i = 0; i < 1000000 && app_->render_pool().in_flight() > 0; ++i) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(app_->render_pool().in_flight(), 0);
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(r.trailer("docshare-reject-reason"), "<absent>");
   // Once the worker is free, the same share goes through.
