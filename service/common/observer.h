@@ -45,6 +45,11 @@ class Observer {
   virtual void CacheLookup(bool /*hit*/) {}
   virtual void RenderQueue(int /*depth*/, int /*in_flight*/) {}
   virtual void RenderShed() {}
+  // A render worker process was killed or died. `reason` is "crashed" (died
+  // during a share: a decoder crash, abort or out of memory), "timeout"
+  // (killed after --render-timeout), "protocol" (garbage on its socket),
+  // "start" (did not start) or "idle" (died between shares).
+  virtual void RenderWorkerLost(std::string_view /*reason*/) {}
 
   // Sessions.
   virtual void SessionsActive(int64_t /*count*/) {}
@@ -80,6 +85,10 @@ class ObserverTee final : public Observer {
     b_.RenderQueue(depth, busy);
   }
   void RenderShed() override { a_.RenderShed(); b_.RenderShed(); }
+  void RenderWorkerLost(std::string_view r) override {
+    a_.RenderWorkerLost(r);
+    b_.RenderWorkerLost(r);
+  }
   void SessionsActive(int64_t n) override { a_.SessionsActive(n); b_.SessionsActive(n); }
   void WatchersActive(int64_t d) override { a_.WatchersActive(d); b_.WatchersActive(d); }
   void RetainedPreviewBytes(int64_t n) override {

@@ -1,0 +1,100 @@
+#include "service/pipeline/render_worker.h"
+
+#include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "service/pipeline/render_wire.h"
+#include "service/pipeline/vips_boundary.h"
+
+namespace docshare {
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "docshare-render-worker[%d]: %s\n", static_cast<int>(getpid()),
+               std::string(status.message()).c_str());
+  return 1;
+}
+
+// Bytes of address space mapped now (VmSize): libvips and its libraries
+// alone map a few hundred MB that a render never touches.
+uint64_t MappedBytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t pages = 0;
+  statm >> pages;
+  return pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+absl::Status LimitAddressSpace(uint64_t render_bytes) {
+  if (render_bytes == 0) return absl::OkStatus();
+  const rlim_t limit = MappedBytes() + render_bytes;
+  const rlimit rl{limit, limit};
+  if (setrlimit(RLIMIT_AS, &rl) != 0) return absl::InternalError("setrlimit(RLIMIT_AS) failed");
+  return absl::OkStatus();
+}
+
+// A worker stuck in a render when the server dies would not see its socket
+// close: a watchdog thread ends it within a second. Not PR_SET_PDEATHSIG: that
+// fires when the *thread* that spawned the worker exits (a render pool
+// thread, a test's thread), not the server.
+void ExitWithTheServer() {
+  const pid_t server = getppid();
+  std::thread([server] {
+    while (getppid() == server) std::this_thread::sleep_for(std::chrono::seconds(1));
+    _exit(1);
+  }).detach();
+}
+
+}  // namespace
+
+absl::Status ServeRenderRequests(int fd, Renderer& renderer) {
+  for (;;) {
+    absl::StatusOr<std::string> frame =
+        ReadFrame(fd, absl::InfiniteFuture(), kMaxRequestFrameBytes);
+    if (absl::IsUnavailable(frame.status())) return absl::OkStatus();  // server closed
+    if (!frame.ok()) return frame.status();
+    absl::StatusOr<RenderRequest> request = DecodeRequest(*frame);
+    if (!request.ok()) return request.status();
+    const std::string response = EncodeResponse(renderer.Render(request->bytes, request->header));
+    frame->clear();
+    frame->shrink_to_fit();  // the upload's memory back before the next one
+    if (absl::Status s = WriteParts(fd, {response}, absl::InfiniteFuture()); !s.ok()) {
+      return absl::IsUnavailable(s) ? absl::OkStatus() : s;
+    }
+  }
+}
+
+int RenderWorkerMain(int argc, char** argv, const RendererFactory& make_renderer) {
+  // Only the socket is inherited on purpose; whatever else slipped through
+  // (an fd of the server opened without O_CLOEXEC) is closed before any
+  // untrusted byte is read.
+  close_range(kRenderWorkerFd + 1, ~0U, 0);
+  ExitWithTheServer();
+  // One arena: per-thread arenas reserve 64 MB of address space each, which
+  // RLIMIT_AS would count against the render.
+  mallopt(M_ARENA_MAX, 1);
+  if (absl::Status vips = InitVips(argc > 0 ? argv[0] : "docshare-render-worker"); !vips.ok()) {
+    return Fail(vips);
+  }
+  absl::StatusOr<std::string> frame =
+      ReadFrame(kRenderWorkerFd, absl::InfiniteFuture(), kMaxRequestFrameBytes);
+  if (!frame.ok()) return Fail(frame.status());
+  absl::StatusOr<WorkerInit> init = DecodeInit(*frame);
+  if (!init.ok()) return Fail(init.status());
+  std::unique_ptr<Renderer> renderer = make_renderer(init->options);
+  if (absl::Status s = LimitAddressSpace(init->memory_limit); !s.ok()) return Fail(s);
+  if (absl::Status s = WriteParts(kRenderWorkerFd, {EncodeReady()}, absl::InfiniteFuture());
+      !s.ok()) {
+    return Fail(s);
+  }
+  if (absl::Status s = ServeRenderRequests(kRenderWorkerFd, *renderer); !s.ok()) return Fail(s);
+  return 0;
+}
+
+}  // namespace docshare

@@ -1,0 +1,36 @@
+#ifndef DOCSHARE_PIPELINE_RENDER_WORKER_H_
+#define DOCSHARE_PIPELINE_RENDER_WORKER_H_
+
+// The render worker process (docshare-render-worker): one per render pool
+// thread, started by IsolatedRenderer with only its end of a socket pair, as
+// fd kRenderWorkerFd. It decodes untrusted images so the server does not: a
+// crash, a memory blow-up or an endless loop costs this process and its one
+// share, never the sessions.
+
+#include <functional>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "service/pipeline/render.h"
+
+namespace docshare {
+
+inline constexpr int kRenderWorkerFd = 3;
+
+using RendererFactory = std::function<std::unique_ptr<Renderer>(const RenderOptions&)>;
+
+// The worker's main: closes every other inherited fd, dies with the server
+// (a watchdog thread on getppid()), starts libvips, reads the Init frame, limits its
+// address space (RLIMIT_AS = what it maps after start-up + the init's
+// memory limit), answers Ready, then serves requests until the socket
+// closes. Returns the process exit status. `make_renderer` is VipsRenderer's
+// constructor; tests wrap it.
+int RenderWorkerMain(int argc, char** argv, const RendererFactory& make_renderer);
+
+// The loop alone: one Response frame per Request frame on `fd`. Returns OK
+// when the server closes the socket, an error on a broken frame.
+absl::Status ServeRenderRequests(int fd, Renderer& renderer);
+
+}  // namespace docshare
+
+#endif  // DOCSHARE_PIPELINE_RENDER_WORKER_H_
