@@ -3,7 +3,7 @@
 #   docker build -t docshare:dev --build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD) .
 #   docker run --read-only --tmpfs /tmp -p 50051:50051 -p 9464:9464 docshare:dev --log-level=debug
 # The build stage runs exactly what CI runs (scripts/dev build: apt packages, CMake, Ninja);
-# the runtime stage holds the runtime libraries and the two binaries, nothing else.
+# the runtime stage holds the runtime libraries and the binaries, nothing else.
 
 ARG DEBIAN_RELEASE=bookworm
 
@@ -29,10 +29,13 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home \
       --shell /usr/sbin/nologin docshare
 
-COPY --from=build /src/build/docshare-server /src/build/docshare-cli /usr/local/bin/
+# docshare-server runs docshare-render-worker from its own directory.
+COPY --from=build /src/build/docshare-server /src/build/docshare-render-worker \
+     /src/build/docshare-cli /usr/local/bin/
 
 # Fail the image build, not the first pod, when a library is missing.
-RUN ! ldd /usr/local/bin/docshare-server /usr/local/bin/docshare-cli | grep 'not found'
+RUN ! ldd /usr/local/bin/docshare-server /usr/local/bin/docshare-render-worker \
+     /usr/local/bin/docshare-cli | grep 'not found'
 
 ARG DEBIAN_RELEASE
 ARG VERSION=dev

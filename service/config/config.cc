@@ -57,6 +57,8 @@ const std::vector<Option>& Options() {
       {"render-timeout", &Config::render_timeout, "seconds one render may take"},
       {"render-memory-limit", &Config::render_memory_limit,
        "bytes of memory one render may use"},
+      {"render-isolation", &Config::render_isolation,
+       "process (decode in docshare-render-worker processes) or thread (in the server)"},
       {"watcher-queue", &Config::watcher_queue,
        "live events a watcher may lag before it is cut off"},
       {"max-session-documents", &Config::max_session_documents,
@@ -226,6 +228,9 @@ absl::Status Config::Validate() const {
   if (render_workers < 0 || render_workers > 256) return bad("render-workers", "must be 0-256");
   if (render_queue < 0) return bad("render-queue", "must not be negative");
   if (render_timeout < 1) return bad("render-timeout", "must be at least 1 second");
+  if (render_isolation != "process" && render_isolation != "thread") {
+    return bad("render-isolation", "must be process or thread");
+  }
   if (watcher_queue < 1) return bad("watcher-queue", "must be at least 1");
   if (max_session_documents < 1) return bad("max-session-documents", "must be at least 1");
   if (upload_timeout < 1) return bad("upload-timeout", "must be at least 1 second");

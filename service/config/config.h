@@ -38,6 +38,7 @@ struct Config {
   int64_t render_queue = 16;           // shares waiting for a worker
   int64_t render_timeout = 10;         // seconds
   uint64_t render_memory_limit = 1073741824;
+  std::string render_isolation = "process";  // or "thread" (in the server's process)
   int64_t watcher_queue = 64;          // live events a watcher may lag
   int64_t max_session_documents = 200;
   uint64_t max_session_bytes = 536870912;

@@ -9,6 +9,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
+#include "service/pipeline/isolated_renderer.h"
 #include "service/sessions/make_backplane.h"
 
 namespace docshare {
@@ -96,9 +97,19 @@ App::App(Config config, const Clock& clock, Observer& observer, Logger& log)
   // Never blocks: Redis is connected in the background (not ready until
   // then). Only a malformed --backplane fails, and Validate refuses those.
   backplane_ = MakeBackplane(config_.backplane, clock_, caps, observer_).value();
-  renderer_ = std::make_unique<VipsRenderer>(RenderOptionsOf(config_));
   int workers = static_cast<int>(config_.render_workers);
   if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+  if (config_.render_isolation == "thread") {
+    renderer_ = std::make_unique<VipsRenderer>(RenderOptionsOf(config_));
+  } else {
+    renderer_ = std::make_unique<IsolatedRenderer>(
+        RenderOptionsOf(config_),
+        IsolationOptions{.worker_path = DefaultRenderWorkerPath(),
+                         .workers = workers,
+                         .timeout = absl::Seconds(config_.render_timeout),
+                         .memory_limit = config_.render_memory_limit},
+        observer_);
+  }
   pool_ = std::make_unique<RenderPool>(workers, static_cast<int>(config_.render_queue),
                                        observer_);
   cache_ = std::make_unique<PreviewCache>(config_.preview_cache_bytes);
