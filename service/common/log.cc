@@ -99,6 +99,10 @@ void LogObserver::ShareRecorded(const ShareRecord& r) {
             {"cache_hit", r.cache_hit}});
 }
 
+void LogObserver::RenderWorkerLost(std::string_view reason) {
+  log_.Warn("render_worker_lost", {{"reason", reason}});
+}
+
 void LogObserver::SessionExpired(std::string_view session_id) {
   log_.Info("session_expired", {{"session", session_id}});
 }

@@ -71,6 +71,7 @@ class LogObserver final : public Observer {
   explicit LogObserver(Logger& log) : log_(log) {}
   void ShareRecorded(const ShareRecord& record) override;
   void SessionExpired(std::string_view session_id) override;
+  void RenderWorkerLost(std::string_view reason) override;
 
  private:
   Logger& log_;

@@ -76,7 +76,15 @@ Metrics::Metrics(Registry& r)
       cache_misses_(NewCounter(r, "docshare_preview_cache_misses_total",
                                "Shares whose previews had to be rendered.")),
       retained_preview_bytes_(NewGauge(r, "docshare_retained_preview_bytes",
-                                       "Preview bytes held in memory by session logs.")) {
+                                       "Preview bytes held in memory by session logs.")),
+      worker_losses_family_(prometheus::BuildCounter()
+                                .Name("docshare_render_worker_losses_total")
+                                .Help("Render worker processes killed or lost, by reason "
+                                      "(crashed, timeout, protocol, start, idle).")
+                                .Register(r)) {
+  for (const char* reason : {"crashed", "timeout", "protocol", "start", "idle"}) {
+    worker_losses_family_.Add({{"reason", reason}});
+  }
   for (FileType type :
        {FileType::kUnknown, FileType::kJpeg, FileType::kPng, FileType::kGif}) {
     const std::string label(FileTypeLabel(type));
@@ -162,5 +170,9 @@ void Metrics::EventDelivered(absl::Duration since_publish) {
 }
 
 void Metrics::WatcherOverflow() { watcher_overflows_.Increment(); }
+
+void Metrics::RenderWorkerLost(std::string_view reason) {
+  worker_losses_family_.Add({{"reason", std::string(reason)}}).Increment();
+}
 
 }  // namespace docshare

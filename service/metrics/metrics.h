@@ -42,6 +42,7 @@ class Metrics final : public Observer {
   void RetainedPreviewBytes(int64_t bytes) override;
   void EventDelivered(absl::Duration since_publish) override;
   void WatcherOverflow() override;
+  void RenderWorkerLost(std::string_view reason) override;
 
  private:
   // Label values are enums, so every series is created up front (dashboards
@@ -72,6 +73,7 @@ class Metrics final : public Observer {
   prometheus::Counter& cache_hits_;
   prometheus::Counter& cache_misses_;
   prometheus::Gauge& retained_preview_bytes_;
+  prometheus::Family<prometheus::Counter>& worker_losses_family_;
 };
 
 }  // namespace docshare

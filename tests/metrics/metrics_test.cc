@@ -177,6 +177,16 @@ TEST_F(MetricsTest, DeliveriesCountAndTimeTogether) {
   EXPECT_EQ(V("docshare_watcher_overflows_total"), 1);
 }
 
+TEST_F(MetricsTest, RenderWorkerLossesByReason) {
+  EXPECT_EQ(V("docshare_render_worker_losses_total", {{"reason", "crashed"}}), 0);
+  metrics_.RenderWorkerLost("crashed");
+  metrics_.RenderWorkerLost("timeout");
+  metrics_.RenderWorkerLost("crashed");
+  EXPECT_EQ(V("docshare_render_worker_losses_total", {{"reason", "crashed"}}), 2);
+  EXPECT_EQ(V("docshare_render_worker_losses_total", {{"reason", "timeout"}}), 1);
+  EXPECT_EQ(V("docshare_render_worker_losses_total", {{"reason", "idle"}}), 0);
+}
+
 TEST_F(MetricsTest, CacheLookupsAndRetainedBytes) {
   metrics_.CacheLookup(true);
   metrics_.CacheLookup(false);
