@@ -1,6 +1,5 @@
 #include "service/sessions/memory_backplane.h"
 
-#include <sys/random.h>
 
 #include <algorithm>
 #include <atomic>
@@ -13,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "service/auth/tokens.h"
 #include "service/common/status_macros.h"
 
 namespace docshare {
@@ -20,34 +20,7 @@ namespace {
 
 constexpr size_t kNonceBytes = 16;
 
-// 16 random bytes, base64url without padding (the alphabet tokens accept for
-// a nonce). getrandom(2) rather than auth's RandomToken: docshare_sessions
-// does not link docshare_auth (see the report / CMakeLists.txt).
-std::string NewNonce() {
-  unsigned char raw[kNonceBytes];
-  size_t filled = 0;
-  while (filled < sizeof(raw)) {
-    const ssize_t n = getrandom(raw + filled, sizeof(raw) - filled, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) std::abort();  // no entropy: a guessable nonce would be worse
-    filled += static_cast<size_t>(n);
-  }
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t bits = 0;
-  int nbits = 0;
-  for (unsigned char byte : raw) {
-    bits = (bits << 8) | byte;
-    nbits += 8;
-    while (nbits >= 6) {
-      nbits -= 6;
-      out += kAlphabet[(bits >> nbits) & 0x3f];
-    }
-  }
-  if (nbits > 0) out += kAlphabet[(bits << (6 - nbits)) & 0x3f];
-  return out;
-}
+std::string NewNonce() { return RandomToken(kNonceBytes); }
 
 std::string Name(std::string_view id) { return std::string(id); }
 

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <poll.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "service/auth/tokens.h"
 #include "service/common/status_macros.h"
 #include "service/sessions/event_codec.h"
 
@@ -190,32 +190,7 @@ using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 
 constexpr size_t kNonceBytes = 16;
 
-// As MemoryBackplane's: 16 random bytes, base64url without padding.
-std::string NewNonce() {
-  unsigned char raw[kNonceBytes];
-  size_t filled = 0;
-  while (filled < sizeof(raw)) {
-    const ssize_t n = getrandom(raw + filled, sizeof(raw) - filled, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) std::abort();  // no entropy: a guessable nonce would be worse
-    filled += static_cast<size_t>(n);
-  }
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t bits = 0;
-  int nbits = 0;
-  for (unsigned char byte : raw) {
-    bits = (bits << 8) | byte;
-    nbits += 8;
-    while (nbits >= 6) {
-      nbits -= 6;
-      out += kAlphabet[(bits >> nbits) & 0x3f];
-    }
-  }
-  if (nbits > 0) out += kAlphabet[(bits << (6 - nbits)) & 0x3f];
-  return out;
-}
+std::string NewNonce() { return RandomToken(kNonceBytes); }
 
 uint64_t ToU64(std::string_view s) {
   uint64_t v = 0;
