@@ -1,3 +1,8 @@
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
 #include "absl/strings/str_cat.h"
 #include "service/common/status_macros.h"
 #include "service/pipeline/authorize.h"
@@ -16,6 +21,54 @@ absl::Status RequireAdmin(const grpc::CallbackServerContext& context, const Serv
   }
   return absl::OkStatus();
 }
+
+// One proto per event for all of the session's watchers. Converting an event
+// copies its previews' bytes, so converting per watcher cost watchers x
+// preview bytes of copies (and allocations) per event; now every watcher
+// writes the same immutable message. Concurrent serialization of one const
+// message is safe (protobuf's cached size is atomic). An entry lives while a
+// watcher still holds its proto; the key's owner is checked, so a new event at
+// a reused address is never answered with an old proto.
+class EventProtos {
+ public:
+  std::shared_ptr<const v1::SessionEvent> Get(const EventPtr& event) {
+    {
+      std::lock_guard lock(mu_);
+      auto it = entries_.find(event.get());
+      if (it != entries_.end() && SameOwner(it->second.source, event)) {
+        if (auto proto = it->second.proto.lock()) return proto;
+      }
+    }
+    auto proto = std::make_shared<v1::SessionEvent>();
+    ToProto(*event, proto.get());
+    proto->ByteSizeLong();  // the size is cached once, before sharing
+    std::lock_guard lock(mu_);
+    entries_[event.get()] = {event, proto};
+    if (entries_.size() >= prune_at_) {
+      std::erase_if(entries_, [](const auto& e) { return e.second.proto.expired(); });
+      prune_at_ = std::max<size_t>(64, 2 * entries_.size());
+    }
+    return proto;
+  }
+
+  static EventProtos& Instance() {
+    static auto* protos = new EventProtos;
+    return *protos;
+  }
+
+ private:
+  struct Entry {
+    std::weak_ptr<const SessionEvent> source;
+    std::weak_ptr<const v1::SessionEvent> proto;
+  };
+  static bool SameOwner(const std::weak_ptr<const SessionEvent>& a, const EventPtr& b) {
+    return !a.owner_before(b) && !b.owner_before(a);
+  }
+
+  std::mutex mu_;
+  std::unordered_map<const SessionEvent*, Entry> entries_;
+  size_t prune_at_ = 64;
+};
 
 // One WatchSession stream: the replay, then live events, one write in
 // flight. The backplane pushes into `watcher_` from any thread; writes start
@@ -103,12 +156,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::SessionEvent>,
   void PumpLocked() {
     if (finished_ || writing_) return;
     if (EventPtr event = watcher_->Pop()) {
-      event_.Clear();
-      ToProto(*event, &event_);
+      event_ = EventProtos::Instance().Get(event);
       ended_ = std::holds_alternative<SessionEnded>(event->event);
       in_flight_time_ = event->time;
       writing_ = true;
-      StartWrite(&event_);
+      StartWrite(event_.get());
       return;
     }
     if (watcher_->overflowed()) {
@@ -145,7 +197,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::SessionEvent>,
   bool finished_ = false;
   bool ended_ = false;  // the event in flight is SessionEnded
   absl::Time in_flight_time_;
-  v1::SessionEvent event_;
+  std::shared_ptr<const v1::SessionEvent> event_;  // in flight, shared with other watchers
 };
 
 }  // namespace
