@@ -47,6 +47,10 @@ class Subscriber {
  public:
   virtual ~Subscriber() = default;
   virtual void OnEvent(EventPtr event) = 0;
+  // The backplane can no longer deliver live events (Redis unreachable):
+  // the watcher should end its stream so its client resumes, on this or
+  // another replica, after the last sequence it received. Never blocks.
+  virtual void OnBackplaneLost() {}
 };
 
 // Live delivery lasts as long as this object; destroying it unsubscribes

@@ -740,6 +740,13 @@ void RedisBackplane::PubSubLoop() {
   };
   auto set_subscribed = [this](bool up) {
     {
+      // Pooled command connections from before a drop are likely dead (a
+      // Redis restart closed them): open fresh ones rather than fail a
+      // command on each.
+      std::lock_guard lock(pool_mu_);
+      idle_.clear();
+    }
+    {
       std::lock_guard lock(hub_->mu);
       hub_->connected = up;
       if (up) ++hub_->epoch;
@@ -752,6 +759,7 @@ void RedisBackplane::PubSubLoop() {
   };
   Delivery delivery(FetchFunction());
   std::chrono::milliseconds backoff(50);
+  bool was_connected = false;
   while (!stopping()) {
     absl::StatusOr<std::unique_ptr<Connection>> conn = Connection::Open(address_);
     ReplyPtr ack;
@@ -761,6 +769,21 @@ void RedisBackplane::PubSubLoop() {
       if (r.ok() && (*r)->type == REDIS_REPLY_ARRAY) ack = *std::move(r);
     }
     if (!ack) {
+      // Redis is down (not a blip a reconnect mends): live watchers cannot be
+      // served, so they are told to resume, here or on another replica.
+      if (was_connected) {
+        was_connected = false;
+        for (const auto& e : hub_->All()) {
+          {
+            std::lock_guard lock(e->mu);
+            if (e->active && !e->done) {
+              e->done = true;
+              e->subscriber->OnBackplaneLost();
+            }
+          }
+          hub_->Remove(e);
+        }
+      }
       std::unique_lock lock(stop_mu_);
       stop_cv_.wait_for(lock, backoff, [this] { return stopping_; });
       backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
@@ -769,6 +792,7 @@ void RedisBackplane::PubSubLoop() {
     backoff = std::chrono::milliseconds(50);
     redisContext* c = (*conn)->context();
     set_subscribed(true);
+    was_connected = true;
     // Whatever was published while this replica was not listening.
     for (const auto& e : hub_->All()) {
       std::lock_guard lock(e->mu);

@@ -53,13 +53,27 @@ void Watcher::OnEvent(EventPtr event) {
 
 EventPtr Watcher::Pop() {
   std::lock_guard lock(mu_);
-  if (overflowed_) return nullptr;
+  if (overflowed_ || lost_) return nullptr;
   std::deque<EventPtr>& from = replay_.empty() ? live_ : replay_;
   if (from.empty()) return nullptr;
   EventPtr event = std::move(from.front());
   from.pop_front();
   last_delivered_ = event->sequence;
   return event;
+}
+
+void Watcher::OnBackplaneLost() {
+  {
+    std::lock_guard lock(mu_);
+    if (lost_) return;
+    lost_ = true;
+  }
+  wake_();
+}
+
+bool Watcher::lost() const {
+  std::lock_guard lock(mu_);
+  return lost_;
 }
 
 bool Watcher::overflowed() const {

@@ -25,11 +25,14 @@ class Watcher final : public Subscriber {
 
   void SetReplay(std::vector<EventPtr> replay);
   void OnEvent(EventPtr event) override;
+  void OnBackplaneLost() override;
 
   // The next event to write, or nullptr when none is queued (or after
   // overflow: the writer then ends the stream).
   EventPtr Pop();
   bool overflowed() const;
+  // The backplane was lost: the writer ends the stream with UNAVAILABLE.
+  bool lost() const;
   // Sequence of the last event Pop returned (0 before any).
   uint64_t last_delivered() const;
 
@@ -40,6 +43,7 @@ class Watcher final : public Subscriber {
   std::deque<EventPtr> replay_;
   std::deque<EventPtr> live_;
   bool overflowed_ = false;
+  bool lost_ = false;
   uint64_t last_delivered_ = 0;
   // Highest sequence queued (replay or live): anything at or below it is a
   // duplicate at the replay/live seam and is dropped.

@@ -163,6 +163,15 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::SessionEvent>,
       StartWrite(event_.get());
       return;
     }
+    if (watcher_->lost()) {
+      const uint64_t last = watcher_->last_delivered();
+      context_->AddTrailingMetadata(kResumeAfterTrailer, std::to_string(last));
+      FinishLocked(grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat("the session backplane is unreachable; resume with after_sequence=",
+                       last)));
+      return;
+    }
     if (watcher_->overflowed()) {
       deps_.observer.WatcherOverflow();
       const uint64_t last = watcher_->last_delivered();

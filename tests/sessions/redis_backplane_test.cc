@@ -51,6 +51,17 @@ class Recorder final : public Subscriber {
     }
     cv_.notify_all();
   }
+  void OnBackplaneLost() override {
+    {
+      std::lock_guard lock(mu_);
+      lost_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool WaitLost() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kWait, [&] { return lost_; });
+  }
   bool WaitFor(size_t n) {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, kWait, [&] { return events_.size() >= n; });
@@ -69,6 +80,7 @@ class Recorder final : public Subscriber {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<EventPtr> events_;
+  bool lost_ = false;
 };
 
 std::vector<uint64_t> Sequences(const std::vector<EventPtr>& events) {
@@ -438,6 +450,8 @@ TEST_F(RedisBackplaneTest, RedisDownFailsFastAndRecoversByItself) {
     std::this_thread::yield();
   }
   EXPECT_FALSE(a_->Healthy());
+  // The live watcher is told to resume instead of waiting on a dead backplane.
+  EXPECT_TRUE(r.WaitLost());
   a_->ExpireDue();  // must not hang or crash either
   ASSERT_TRUE(redis_->Start());
   ASSERT_TRUE(a_->WaitHealthy(absl::Seconds(10)));

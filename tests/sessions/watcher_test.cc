@@ -139,3 +139,24 @@ TEST(WatcherTest, WakeIsCalledWithoutTheLockHeld) {
 
 }  // namespace
 }  // namespace docshare
+
+namespace docshare {
+namespace {
+
+TEST(WatcherLostTest, ALostBackplaneEndsTheStreamAtTheLastDelivered) {
+  int wakes = 0;
+  Watcher watcher(8, [&] { ++wakes; });
+  watcher.SetReplay({Doc(1), Doc(2)});
+  ASSERT_NE(watcher.Pop(), nullptr);
+  EXPECT_FALSE(watcher.lost());
+  wakes = 0;
+  watcher.OnBackplaneLost();
+  watcher.OnBackplaneLost();  // told once is enough
+  EXPECT_TRUE(watcher.lost());
+  EXPECT_EQ(wakes, 1);
+  EXPECT_EQ(watcher.Pop(), nullptr);  // the client resumes after 1
+  EXPECT_EQ(watcher.last_delivered(), 1u);
+}
+
+}  // namespace
+}  // namespace docshare
