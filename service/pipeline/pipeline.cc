@@ -68,16 +68,22 @@ absl::Status Pipeline::Share::Begin(const Caller& caller, ShareRequest request) 
 absl::Status Pipeline::Share::AddChunk(std::string_view chunk) {
   if (!buffer_) return absl::FailedPreconditionError("chunk before the header");
   pipeline_.deps_.observer.BytesReceived(chunk.size());
-  RETURN_IF_ERROR(
-      Track(buffer_->Append(chunk, sniffed_ ? sniffed_->mime : std::string())));
-  if (!sniffed_ && buffer_->HeadReady()) return SniffHead();
-  return absl::OkStatus();
+  // Sniff as soon as the head is complete, or before a verdict on the size,
+  // which must name the detected type too: the head is what is held plus the
+  // start of this chunk.
+  const uint64_t after = buffer_->size() + chunk.size();
+  if (!sniffed_ && (after >= UploadBuffer::kHeadBytes || after > pipeline_.max_file_bytes_)) {
+    std::string head(buffer_->head());
+    head.append(chunk.substr(0, UploadBuffer::kHeadBytes - head.size()));
+    RETURN_IF_ERROR(SniffHead(head));
+  }
+  return Track(buffer_->Append(chunk, sniffed_ ? sniffed_->mime : std::string()));
 }
 
-absl::Status Pipeline::Share::SniffHead() {
+absl::Status Pipeline::Share::SniffHead(std::string_view head) {
   Pipeline& p = pipeline_;
   absl::StatusOr<SniffResult> sniffed = Timed(p.deps_.observer, p.deps_.clock, "sniff",
-                                              record_.sniff, [&] { return Sniff(buffer_->head()); });
+                                              record_.sniff, [&] { return Sniff(head); });
   if (!sniffed.ok()) {
     record_.mime = GetDetectedMime(sniffed.status());
     return Track(sniffed.status());
@@ -98,7 +104,7 @@ void Pipeline::Share::Finish(ShareDone done) {
   if (!buffer_) return done(absl::FailedPreconditionError("no header"));
   if (absl::Status s = Track(buffer_->Finish()); !s.ok()) return done(s);
   if (!sniffed_) {
-    if (absl::Status s = SniffHead(); !s.ok()) return done(s);
+    if (absl::Status s = SniffHead(buffer_->head()); !s.ok()) return done(s);
   }
   reported_ = true;
   auto job = std::make_shared<Job>(Job{std::move(request_), caller_.claims.role, *sniffed_,

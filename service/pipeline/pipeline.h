@@ -67,7 +67,7 @@ class Pipeline {
    private:
     friend class Pipeline;
     explicit Share(Pipeline& pipeline);
-    absl::Status SniffHead();
+    absl::Status SniffHead(std::string_view head);
     absl::Status Track(absl::Status status);  // remembers the latest outcome
 
     Pipeline& pipeline_;

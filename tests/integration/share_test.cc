@@ -143,6 +143,17 @@ TEST_F(SmallLimits, BytesOverTheLimitAreRejectedAsTheyArrive) {
   ExpectReject(r, "REJECT_REASON_FILE_TOO_LARGE", "image/jpeg");
 }
 
+TEST_F(SmallLimits, ABigFirstChunkIsJudgedWithItsType) {
+  // The first chunk alone is over the limit: the verdict still names the type.
+  ShareResult r = Share(agent(), "share-session", Photo(),
+                        {.unknown_size = true, .chunk_bytes = 1 << 20});
+  ExpectReject(r, "REJECT_REASON_FILE_TOO_LARGE", "image/jpeg");
+  // ... unless the type is refused first: cheapest check first.
+  ShareResult pdf = Share(agent(), "share-session", Pdf(),
+                          {.unknown_size = true, .chunk_bytes = 1 << 20});
+  ExpectReject(pdf, "REJECT_REASON_UNSUPPORTED_TYPE", "application/pdf");
+}
+
 TEST_F(Shares, ABrokenUploadIsInvalidArgumentWithoutAReason) {
   ShareResult fewer = Share(agent(), "share-session", Photo(), {.size_bytes = 999999});
   EXPECT_EQ(fewer.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
