@@ -402,30 +402,43 @@ bool RedisBackplane::WaitHealthy(absl::Duration timeout) {
   }) && subscribed_.load();
 }
 
-absl::StatusOr<RedisBackplane::Reply> RedisBackplane::Script(
-    int script, std::vector<std::string> args) {
-  std::unique_ptr<Connection> conn;
+namespace {
+
+// One command on an idle pooled connection (or a new one), which goes back
+// to the pool afterwards; a connection that failed is dropped.
+absl::StatusOr<ReplyPtr> PooledCommand(
+    std::mutex& mu, std::vector<std::unique_ptr<RedisBackplane::Connection>>& idle,
+    const RedisAddress& address, std::vector<std::string> argv) {
+  std::unique_ptr<RedisBackplane::Connection> conn;
   {
-    std::lock_guard lock(pool_mu_);
-    if (!idle_.empty()) {
-      conn = std::move(idle_.back());
-      idle_.pop_back();
+    std::lock_guard lock(mu);
+    if (!idle.empty()) {
+      conn = std::move(idle.back());
+      idle.pop_back();
     }
   }
   if (!conn) {
-    ASSIGN_OR_RETURN(conn, Connection::Open(address_));
+    ASSIGN_OR_RETURN(conn, RedisBackplane::Connection::Open(address));
   }
+  ASSIGN_OR_RETURN(ReplyPtr reply, conn->Command(argv));
+  {
+    std::lock_guard lock(mu);
+    if (idle.size() < kMaxIdleConnections) idle.push_back(std::move(conn));
+  }
+  return reply;
+}
+
+}  // namespace
+
+absl::StatusOr<RedisBackplane::Reply> RedisBackplane::Script(
+    int script, std::vector<std::string> args) {
   // EVAL keeps no per-server state to lose on a Redis restart (EVALSHA
   // would need a NOSCRIPT retry); Redis caches the compiled script by its
   // SHA either way, so the cost is the script's bytes on the wire.
   std::vector<std::string> argv = {"EVAL", absl::StrCat(kPrelude, kBodies[script]), "0"};
   for (std::string& a : args) argv.push_back(std::move(a));
-  absl::StatusOr<ReplyPtr> r = conn->Command(argv);
-  if (!r.ok()) return r.status();  // the connection is dropped
-  {
-    std::lock_guard lock(pool_mu_);
-    if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(conn));
-  }
+  absl::StatusOr<ReplyPtr> r = PooledCommand(pool_mu_, idle_, address_, std::move(argv));
+  if (!r.ok()) return r.status();
   const redisReply& reply = **r;
   if (reply.type == REDIS_REPLY_ERROR) {
     return absl::InternalError(absl::StrCat("redis script: ", reply.str));
@@ -669,28 +682,13 @@ absl::StatusOr<Backplane::Subscribed> RedisBackplane::Subscribe(std::string_view
 RedisBackplane::Fetch RedisBackplane::FetchFunction() {
   return [this](const std::string& id, const std::string& nonce, uint64_t from,
                 uint64_t to) -> absl::StatusOr<std::vector<EventPtr>> {
-    std::unique_ptr<Connection> conn;
-    {
-      std::lock_guard lock(pool_mu_);
-      if (!idle_.empty()) {
-        conn = std::move(idle_.back());
-        idle_.pop_back();
-      }
-    }
-    if (!conn) {
-      ASSIGN_OR_RETURN(conn, Connection::Open(address_));
-    }
     const std::string end = to == std::numeric_limits<uint64_t>::max()
                                 ? std::string("+")
                                 : absl::StrCat(to, "-1");
-    ASSIGN_OR_RETURN(
-        ReplyPtr r,
-        conn->Command({"XRANGE", absl::StrCat("docshare:log:", id, ":", nonce),
-                       absl::StrCat(from, "-0"), end}));
-    {
-      std::lock_guard lock(pool_mu_);
-      if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(conn));
-    }
+    ASSIGN_OR_RETURN(ReplyPtr r,
+                     PooledCommand(pool_mu_, idle_, address_,
+                                   {"XRANGE", absl::StrCat("docshare:log:", id, ":", nonce),
+                                    absl::StrCat(from, "-0"), end}));
     if (r->type != REDIS_REPLY_ARRAY) return absl::InternalError("redis: bad XRANGE");
     std::vector<EventPtr> out;
     for (size_t i = 0; i < r->elements; ++i) {
