@@ -16,7 +16,9 @@
 //              session (every watcher must see it), then --documents S shares per
 //              session (--file, made unique), --interval-ms apart. Prints delivery
 //              latency p50/p95/p99/max from ShareDocument's return to each
-//              watcher's receipt, and events/s delivered.
+//              watcher's receipt (0 when it arrived first), from the event's
+//              append to the log (SessionEvent.time, same host clock) to receipt,
+//              and events/s delivered.
 //   reject     --pdfs P uploads of a 30 MiB "%PDF-1.4"+filler file and --bombs B
 //              rounds of {PNG 60000x60000, GIF 65535x65535, JPEG with 150 scans},
 //              64 KiB chunks. Prints rejects/s, bytes the client managed to send
@@ -147,11 +149,35 @@ long ProcStatusKb(int pid, const std::string& key) {
   return -1;
 }
 
-bool ResetHwm(int pid) {  // "5" to clear_refs resets the peak RSS (Linux >= 4.0)
-  std::ofstream out("/proc/" + std::to_string(pid) + "/clear_refs");
-  out << "5";
-  out.flush();
-  return static_cast<bool>(out);
+// The server and its descendants (docshare-render-worker processes).
+std::vector<int> ProcessTree(int pid) {
+  std::vector<int> out{pid};
+  for (size_t i = 0; i < out.size(); ++i) {
+    std::error_code ec;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(out[i]) + "/task", ec)) {
+      std::ifstream in(task.path() / "children");
+      for (int child; in >> child;) out.push_back(child);
+    }
+  }
+  return out;
+}
+
+long TreeKb(int pid, const std::string& key) {
+  long sum = 0;
+  for (int p : ProcessTree(pid)) sum += std::max(0L, ProcStatusKb(p, key));
+  return sum;
+}
+
+bool ResetHwm(int root) {  // "5" to clear_refs resets the peak RSS (Linux >= 4.0)
+  bool ok = true;
+  for (int pid : ProcessTree(root)) {
+    std::ofstream out("/proc/" + std::to_string(pid) + "/clear_refs");
+    out << "5";
+    out.flush();
+    ok = ok && static_cast<bool>(out);
+  }
+  return ok;
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -271,11 +297,21 @@ ShareResult Share(v1::DocumentService::Stub& stub, const std::string& token,
   return r;
 }
 
+std::atomic<long> g_tree_peak_kb{0};  // highest sampled RSS of server + workers
+
 void PrintRss(const Options& o, const char* label) {
   if (o.server_pid <= 0) return;
   std::printf("%s: server pid=%d VmHWM(peak RSS)=%.1f MB VmRSS=%.1f MB\n", label, o.server_pid,
               ProcStatusKb(o.server_pid, "VmHWM") / 1024.0,
               ProcStatusKb(o.server_pid, "VmRSS") / 1024.0);
+  const std::vector<int> tree = ProcessTree(o.server_pid);
+  std::printf("%s: server + %zu worker process(es): VmRSS now=%.1f MB, sum of VmHWM=%.1f MB",
+              label, tree.size() - 1, TreeKb(o.server_pid, "VmRSS") / 1024.0,
+              TreeKb(o.server_pid, "VmHWM") / 1024.0);
+  if (g_tree_peak_kb > 0) {
+    std::printf(", highest sampled sum of VmRSS=%.1f MB", g_tree_peak_kb.load() / 1024.0);
+  }
+  std::printf("\n");
 }
 
 // --- share -------------------------------------------------------------------------
@@ -300,7 +336,8 @@ int RunShare(const Options& o) {
   if (o.server_pid > 0) {
     sampler = std::thread([&] {
       while (!stop) {
-        long kb = ProcStatusKb(o.server_pid, "VmRSS");
+        long kb = TreeKb(o.server_pid, "VmRSS");
+        g_tree_peak_kb = std::max(g_tree_peak_kb.load(), kb);
         {
           std::lock_guard lock(mu);
           rss_series.push_back({done.load(), kb});
@@ -333,7 +370,7 @@ int RunShare(const Options& o) {
                               o.chunk);
         const int d = ++done;
         if (o.warmup > 0 && d == o.warmup && o.server_pid > 0) {
-          rss_warm_kb = ProcStatusKb(o.server_pid, "VmRSS");
+          rss_warm_kb = TreeKb(o.server_pid, "VmRSS");
         }
         std::lock_guard lock(mu);
         if (r.status.ok()) {
@@ -366,9 +403,9 @@ int RunShare(const Options& o) {
   for (const auto& [k, n] : errors) std::printf("share: error code %s x%d\n", k.c_str(), n);
   PrintRss(o, "share");
   if (o.server_pid > 0) {
-    const long end_kb = ProcStatusKb(o.server_pid, "VmRSS");
+    const long end_kb = TreeKb(o.server_pid, "VmRSS");
     if (rss_warm_kb > 0) {
-      std::printf("share: RSS after %d warm-up shares=%.1f MB, at the end (%d shares)=%.1f MB, "
+      std::printf("share: server+workers RSS after %d warm-up shares=%.1f MB, at the end (%d shares)=%.1f MB, "
                   "growth=%.1f%%\n",
                   o.warmup, rss_warm_kb / 1024.0, total, end_kb / 1024.0,
                   100.0 * (end_kb - rss_warm_kb) / rss_warm_kb);
@@ -380,7 +417,7 @@ int RunShare(const Options& o) {
                                                 k * rss_series.size() / 10)];
       curve += " " + std::to_string(n) + ":" + std::to_string(kb / 1024);
     }
-    std::printf("share: RSS curve (shares:MB)%s\n", curve.c_str());
+    std::printf("share: server+workers RSS curve (shares:MB)%s\n", curve.c_str());
   }
   return error_count == 0 ? 0 : 1;
 }
@@ -394,6 +431,7 @@ class WatchReactor final : public grpc::ClientReadReactor<v1::SessionEvent> {
                std::atomic<int>& finished, std::condition_variable& cv, std::mutex& cv_mu)
       : warmed_(warmed), finished_(finished), cv_(cv), cv_mu_(cv_mu) {
     receipts_.reserve(expect + 4);
+    since_append_.reserve(expect + 4);
     ctx_.AddMetadata("authorization", "Bearer " + token);
     ctx_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(300));
     req_.set_session_id(session);
@@ -405,6 +443,11 @@ class WatchReactor final : public grpc::ClientReadReactor<v1::SessionEvent> {
     if (!ok) return;
     const auto now = Clock::now();
     if (event_.has_document_shared()) {
+      // Same host, same clock: from the server's append to the log to receipt.
+      const auto wall = std::chrono::system_clock::now().time_since_epoch();
+      const double append_ms = event_.time().seconds() * 1e3 + event_.time().nanos() / 1e6;
+      since_append_.push_back(std::chrono::duration<double, std::milli>(wall).count() -
+                              append_ms);
       receipts_.push_back({event_.document_shared().document().document_id(), now});
       count_.store(receipts_.size());
       if (receipts_.size() == 1) {
@@ -425,6 +468,7 @@ class WatchReactor final : public grpc::ClientReadReactor<v1::SessionEvent> {
   void Cancel() { ctx_.TryCancel(); }
 
   std::vector<std::pair<std::string, Clock::time_point>> receipts_;
+  std::vector<double> since_append_;  // ms from the event's `time` to receipt
   std::atomic<size_t> count_{0};
   std::atomic<bool> done_{false};
   grpc::Status status_;
@@ -524,17 +568,19 @@ int RunFanout(const Options& o) {
     for (auto& w : watchers) w->Cancel();
     wait_for([&] { return finished.load() >= total_watchers; }, 10);
   }
-  std::vector<double> lat;
+  std::vector<double> lat, from_append;
   int early = 0, missing = 0;
   Clock::time_point last = start;
   std::map<int, int> codes;
   for (auto& w : watchers) {
     ++codes[w->status_.error_code()];
     size_t got = 0;
-    for (const auto& [id, t] : w->receipts_) {
+    for (size_t e = 0; e < w->receipts_.size(); ++e) {
+      const auto& [id, t] = w->receipts_[e];
       auto it = completed.find(id);
       if (it == completed.end()) continue;  // warm-up
       ++got;
+      from_append.push_back(w->since_append_[e]);
       double ms = Ms(t - it->second);
       if (ms < 0) {
         ++early;
@@ -551,8 +597,11 @@ int RunFanout(const Options& o) {
               o.sessions, o.watchers, nchannels, o.documents, o.interval_ms, share_errors);
   std::printf("fanout: document %zu bytes; ShareDocument latency %s\n", doc.size(),
               LatencyLine(share_ms).c_str());
-  std::printf("fanout: delivery latency from ShareDocument's return: %s\n",
+  std::printf("fanout: delivery latency from ShareDocument's return (a receipt before the "
+              "return counts as 0): %s\n",
               LatencyLine(lat).c_str());
+  std::printf("fanout: delivery latency from the event's append to the log (its `time`): %s\n",
+              LatencyLine(from_append).c_str());
   std::printf("fanout: events delivered=%zu missing=%d received-before-return=%d "
               "events/s=%.0f (over %.3f s)\n",
               lat.size(), missing, early, lat.size() / secs, secs);
