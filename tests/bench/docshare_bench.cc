@@ -18,7 +18,8 @@
 //              latency p50/p95/p99/max from ShareDocument's return to each
 //              watcher's receipt (0 when it arrived first), from the event's
 //              append to the log (SessionEvent.time, same host clock) to receipt,
-//              and events/s delivered.
+//              and events/s delivered. --watch-address puts the watchers on
+//              another replica (a Redis backplane).
 //   reject     --pdfs P uploads of a 30 MiB "%PDF-1.4"+filler file and --bombs B
 //              rounds of {PNG 60000x60000, GIF 65535x65535, JPEG with 150 scans},
 //              64 KiB chunks. Prints rejects/s, bytes the client managed to send
@@ -61,6 +62,7 @@ double Secs(Clock::duration d) { return std::chrono::duration<double>(d).count()
 
 struct Options {
   std::string mode, address = "127.0.0.1:50051", admin_token, dir, files, file, server_log;
+  std::string watch_address;  // fanout: watchers on another replica (default: --address)
   int server_pid = 0;
   bool reset_hwm = false;
   int uploaders = 2, shares = 0, session_docs = 50, warmup = 0;
@@ -91,6 +93,7 @@ Options Parse(int argc, char** argv) {
     }
     if (a == "mode") o.mode = v;
     else if (a == "address") o.address = v;
+    else if (a == "watch-address") o.watch_address = v;
     else if (a == "admin-token") o.admin_token = v;
     else if (a == "dir") o.dir = v;
     else if (a == "files") o.files = v;
@@ -493,7 +496,8 @@ int RunFanout(const Options& o) {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<v1::SessionService::Stub>> stubs;
   for (int c = 0; c < nchannels; ++c) {
-    channels.push_back(NewChannel(o.address, 1000 + c));
+    channels.push_back(
+        NewChannel(o.watch_address.empty() ? o.address : o.watch_address, 1000 + c));
     stubs.push_back(v1::SessionService::NewStub(channels.back()));
   }
   auto admin_channel = NewChannel(o.address, 999);
