@@ -265,3 +265,30 @@ TEST_F(Caps, SessionAndGlobalCapsHaveClearErrors) {
 
 }  // namespace
 }  // namespace docshare::testing
+
+namespace docshare::testing {
+namespace {
+
+// Tiny files over the wire: every prefix of each signature, and one byte.
+TEST_F(Shares, TinyFilesGetAVerdictAndLeaveTheServiceHealthy) {
+  const std::string jpeg = ReadFile(CorpusPath("sharp/320x240.jpg"));
+  const std::string png = ReadFile(CorpusPath("pngsuite/basn2c08.png"));
+  const std::string gif = ReadFile(CorpusPath("sharp/animated-loop-3.gif"));
+  for (const std::string* file : {&jpeg, &png, &gif}) {
+    for (size_t n = 1; n <= 40; ++n) {
+      ShareResult r = Share(agent(), "share-session", file->substr(0, n));
+      EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << n;
+      const std::string reason = r.trailer("docshare-reject-reason");
+      EXPECT_TRUE(reason == "REJECT_REASON_UNSUPPORTED_TYPE" ||
+                  reason == "REJECT_REASON_CORRUPT_IMAGE")
+          << n << ": " << reason;
+      EXPECT_NE(r.trailer("docshare-detected-mime"), "<absent>");
+    }
+  }
+  ExpectReject(Share(agent(), "share-session", std::string(1, '\0')),
+               "REJECT_REASON_UNSUPPORTED_TYPE", "application/octet-stream");
+  EXPECT_TRUE(Share(agent(), "share-session", jpeg).status.ok());
+}
+
+}  // namespace
+}  // namespace docshare::testing
