@@ -19,7 +19,14 @@ constexpr std::string_view kUnknownMime = "application/octet-stream";
 // A magic_t is not thread-safe: each thread loads its own, once.
 class MagicCookie {
  public:
-  MagicCookie() : cookie_(magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR)) {
+  // Checks that cannot tell JPEG, PNG or GIF apart from anything else are
+  // skipped (decompressing, tar, CDF, ELF details, CSV, JSON):
+  // the verdict and the MIME types it reports stay those of the magic
+  // entries, and CheckFile gets faster.
+  static constexpr int kFlags = MAGIC_MIME_TYPE | MAGIC_ERROR | MAGIC_NO_CHECK_COMPRESS |
+                                MAGIC_NO_CHECK_TAR | MAGIC_NO_CHECK_CDF | MAGIC_NO_CHECK_ELF |
+                                MAGIC_NO_CHECK_CSV | MAGIC_NO_CHECK_JSON;
+  MagicCookie() : cookie_(magic_open(kFlags)) {
     if (cookie_ != nullptr && magic_load(cookie_, nullptr) != 0) {
       std::fprintf(stderr, "docshare: magic_load failed: %s\n",
                    magic_error(cookie_));
