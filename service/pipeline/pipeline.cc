@@ -102,9 +102,15 @@ absl::Status Pipeline::Share::Track(absl::Status status) {
 
 void Pipeline::Share::Finish(ShareDone done) {
   if (!buffer_) return done(absl::FailedPreconditionError("no header"));
-  if (absl::Status s = Track(buffer_->Finish()); !s.ok()) return done(s);
+  // A verdict reached here is reported before the caller hears it.
+  auto fail = [&](absl::Status s) {
+    reported_ = true;
+    pipeline_.Report(record_, s, started_);
+    done(std::move(s));
+  };
+  if (absl::Status s = Track(buffer_->Finish()); !s.ok()) return fail(s);
   if (!sniffed_) {
-    if (absl::Status s = SniffHead(buffer_->head()); !s.ok()) return done(s);
+    if (absl::Status s = SniffHead(buffer_->head()); !s.ok()) return fail(s);
   }
   reported_ = true;
   auto job = std::make_shared<Job>(Job{std::move(request_), caller_.claims.role, *sniffed_,

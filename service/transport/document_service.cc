@@ -47,7 +47,10 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
     if (finished()) return;
     if (!ok) return EndOfStream();
     absl::Status status = Consume();
-    if (!status.ok()) return FinishOnce(ToGrpcStatus(status, context_));
+    if (!status.ok()) {
+      share_.reset();  // reports the verdict (metrics, log) before the client hears it
+      return FinishOnce(ToGrpcStatus(status, context_));
+    }
     StartRead(&request_);
   }
 
