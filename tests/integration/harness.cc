@@ -13,6 +13,14 @@ std::multimap<std::string, std::string> Trailers(const grpc::ClientContext& cont
   return out;
 }
 
+namespace {
+
+void Authorize(grpc::ClientContext& ctx, const std::string& token) {
+  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+}
+
+}  // namespace
+
 void ServerTest::SetUp() {
   ASSERT_TRUE(InitVips("integration_tests").ok());
   config_.grpc_address = "127.0.0.1:0";
@@ -60,14 +68,14 @@ grpc::Status ServerTest::TryStartSession(const std::string& token,
                                          const v1::StartSessionRequest& req,
                                          v1::StartSessionResponse* resp) {
   grpc::ClientContext ctx;
-  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  Authorize(ctx, token);
   return sessions_->StartSession(&ctx, req, resp);
 }
 
 grpc::Status ServerTest::EndSession(const std::string& token, const std::string& id,
                                     v1::EndSessionResponse* resp) {
   grpc::ClientContext ctx;
-  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  Authorize(ctx, token);
   v1::EndSessionRequest req;
   req.set_session_id(id);
   v1::EndSessionResponse ignored;
@@ -78,7 +86,7 @@ ShareResult ServerTest::Share(const std::string& token, const std::string& sessi
                               const std::string& bytes, const ShareOptions& options) {
   ShareResult result;
   grpc::ClientContext ctx;
-  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  Authorize(ctx, token);
   auto writer = documents_->ShareDocument(&ctx, &result.response);
   v1::ShareDocumentRequest msg;
   bool open = true;
@@ -105,7 +113,7 @@ ShareResult ServerTest::Share(const std::string& token, const std::string& sessi
 grpc::Status ServerTest::Check(const std::string& token, const std::string& head,
                                v1::CheckFileResponse* resp) {
   grpc::ClientContext ctx;
-  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  Authorize(ctx, token);
   v1::CheckFileRequest req;
   req.set_head(head);
   return documents_->CheckFile(&ctx, req, resp);
@@ -115,7 +123,7 @@ grpc::Status ServerTest::WatchAll(const std::string& token, const std::string& i
                                   uint64_t after, std::vector<v1::SessionEvent>* events,
                                   std::multimap<std::string, std::string>* trailers) {
   grpc::ClientContext ctx;
-  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  Authorize(ctx, token);
   v1::WatchSessionRequest req;
   req.set_session_id(id);
   req.set_after_sequence(after);
@@ -131,7 +139,7 @@ std::vector<v1::SessionEvent> ServerTest::ReadEvents(const std::string& token,
                                                      const std::string& id, uint64_t after,
                                                      size_t n) {
   grpc::ClientContext ctx;
-  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  Authorize(ctx, token);
   v1::WatchSessionRequest req;
   req.set_session_id(id);
   req.set_after_sequence(after);

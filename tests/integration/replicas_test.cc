@@ -103,18 +103,7 @@ class Replica {
     waitpid(pid_, nullptr, 0);
     pid_ = -1;
   }
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 500; ++i) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    Kill(SIGKILL);
-  }
+  void Stop() { StopProcess(pid_); }
 
   std::unique_ptr<v1::SessionService::Stub> sessions;
   std::unique_ptr<v1::DocumentService::Stub> documents;

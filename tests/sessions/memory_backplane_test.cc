@@ -15,6 +15,7 @@
 #include "service/common/clock.h"
 #include "service/common/observer.h"
 #include "service/sessions/watcher.h"
+#include "tests/support/sessions.h"
 
 namespace docshare {
 namespace {
@@ -22,36 +23,8 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-std::shared_ptr<const Document> Doc(uint64_t preview_bytes = 100) {
-  auto doc = std::make_shared<Document>();
-  doc->document_id = "doc";
-  Preview preview;
-  preview.rendition = Rendition::kDisplay;
-  preview.data = std::make_shared<const std::string>(preview_bytes, 'x');
-  doc->previews.push_back(std::move(preview));
-  return doc;
-}
-
-class Recorder final : public Subscriber {
- public:
-  void OnEvent(EventPtr event) override {
-    std::lock_guard lock(mu_);
-    events_.push_back(std::move(event));
-  }
-  std::vector<EventPtr> events() const {
-    std::lock_guard lock(mu_);
-    return events_;
-  }
-  std::vector<uint64_t> sequences() const {
-    std::vector<uint64_t> out;
-    for (const EventPtr& e : events()) out.push_back(e->sequence);
-    return out;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<EventPtr> events_;
-};
+using testing::Doc;
+using testing::Recorder;
 
 class RecordingObserver final : public Observer {
  public:

@@ -18,6 +18,7 @@
 #include "service/sessions/make_backplane.h"
 #include "service/sessions/watcher.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/sessions.h"
 
 namespace docshare {
 namespace {
@@ -26,62 +27,9 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::RedisServer;
 
-constexpr auto kWait = std::chrono::seconds(10);  // bound, never a sleep
-
-std::shared_ptr<const Document> Doc(uint64_t preview_bytes = 100,
-                                    std::string id = "doc") {
-  auto doc = std::make_shared<Document>();
-  doc->document_id = std::move(id);
-  doc->filename = "a.png";
-  Preview preview;
-  preview.rendition = Rendition::kDisplay;
-  preview.mime_type = "image/webp";
-  preview.data = std::make_shared<const std::string>(preview_bytes, 'x');
-  doc->previews.push_back(std::move(preview));
-  return doc;
-}
-
-// Records events and lets a test wait for them.
-class Recorder final : public Subscriber {
- public:
-  void OnEvent(EventPtr event) override {
-    {
-      std::lock_guard lock(mu_);
-      events_.push_back(std::move(event));
-    }
-    cv_.notify_all();
-  }
-  void OnBackplaneLost() override {
-    {
-      std::lock_guard lock(mu_);
-      lost_ = true;
-    }
-    cv_.notify_all();
-  }
-  bool WaitLost() {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, kWait, [&] { return lost_; });
-  }
-  bool WaitFor(size_t n) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, kWait, [&] { return events_.size() >= n; });
-  }
-  std::vector<EventPtr> events() const {
-    std::lock_guard lock(mu_);
-    return events_;
-  }
-  std::vector<uint64_t> sequences() const {
-    std::vector<uint64_t> out;
-    for (const EventPtr& e : events()) out.push_back(e->sequence);
-    return out;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<EventPtr> events_;
-  bool lost_ = false;
-};
+using testing::Doc;
+using testing::kWait;
+using testing::Recorder;
 
 std::vector<uint64_t> Sequences(const std::vector<EventPtr>& events) {
   std::vector<uint64_t> out;

@@ -37,6 +37,10 @@ class RedisServer {
 // A loopback TCP port nothing listens on right now.
 int FreePort();
 
+// SIGTERM, up to 5 s for the process to exit, then SIGKILL; reaps it and
+// sets `pid` to -1. Nothing for a pid <= 0.
+void StopProcess(pid_t& pid);
+
 }  // namespace docshare::testing
 
 #endif  // DOCSHARE_TESTS_SUPPORT_REDIS_SERVER_H_
