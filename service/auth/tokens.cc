@@ -181,8 +181,12 @@ std::string Sha256(std::string_view bytes) {
 }  // namespace
 
 std::string TokenService::Mint(const Claims& claims) const {
+  return SignPayload(EncodePayload(claims));
+}
+
+std::string TokenService::SignPayload(std::string_view payload) const {
   std::string token(kPrefix);
-  token += Base64UrlEncode(EncodePayload(claims));
+  token += Base64UrlEncode(payload);
   const std::string mac = Mac(secret_, token);
   token += '.';
   token += Base64UrlEncode(mac);
