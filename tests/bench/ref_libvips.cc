@@ -9,6 +9,14 @@
 // first frame, as in the service. Like the server: libvips operation cache off
 // and vips_concurrency 1 (the N threads are the parallelism); both flags can
 // change that. Prints files/s and MB/s (MB of originals, 10^6 bytes).
+//
+// --service renders with the service's own renderer instead (VipsRenderer,
+// in this process: decode once, thumbnail from the display), so the gap
+// between the service and the naive loop splits into the render itself and
+// what gRPC, sessions and isolation add. --per-file prints each file's
+// CPU time (ms, mean over the passes; the process's, as libvips works in its
+// own threads: use it with --threads 1), to see where the two differ.
+#include <time.h>
 #include <vips/vips8>
 
 #include <algorithm>
@@ -23,6 +31,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "service/pipeline/guard.h"
+#include "service/pipeline/render.h"
+#include "service/pipeline/sniff.h"
 
 namespace {
 
@@ -76,11 +88,33 @@ size_t Rendition(const std::string& bytes, int box, bool animated) {
   return length;
 }
 
+double ProcessCpuMs() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+// The naive pair, or the service's renderer; returns the previews' bytes.
+size_t RenderOne(const std::string& bytes, docshare::Renderer* service) {
+  if (service == nullptr) {
+    return Rendition(bytes, 1600, IsGif(bytes)) + Rendition(bytes, 256, false);
+  }
+  absl::StatusOr<docshare::SniffResult> sniffed =
+      docshare::Sniff(std::string_view(bytes).substr(0, 4096));
+  if (!sniffed.ok()) throw vips::VError(std::string(sniffed.status().message()));
+  absl::StatusOr<docshare::ImageHeader> header =
+      docshare::Guard(bytes, sniffed->type, docshare::Limits{});
+  if (!header.ok()) throw vips::VError(std::string(header.status().message()));
+  absl::StatusOr<docshare::Renditions> r = service->Render(bytes, *header);
+  if (!r.ok()) throw vips::VError(std::string(r.status().message()));
+  return r->display.data->size() + r->thumbnail.data->size();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int threads = 2, passes = 1, concurrency = 1;
-  bool cache = false;
+  bool cache = false, use_service = false, per_file = false;
   std::string dir, list;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -95,10 +129,12 @@ int main(int argc, char** argv) {
     else if (a == "--passes") passes = std::stoi(next());
     else if (a == "--vips-concurrency") concurrency = std::stoi(next());
     else if (a == "--vips-cache") cache = true;
+    else if (a == "--service") use_service = true;
+    else if (a == "--per-file") per_file = true;
     else if (a == "--files") list = next();
     else if (a.rfind("--", 0) == 0) {
       std::cerr << "usage: ref-libvips [--threads N] [--passes P] [--vips-concurrency C] "
-                   "[--vips-cache] DIR|--files LIST\n";
+                   "[--vips-cache] [--service] [--per-file] DIR|--files LIST\n";
       return 2;
     } else dir = a;
   }
@@ -116,6 +152,10 @@ int main(int argc, char** argv) {
     std::cerr << "no input files\n";
     return 2;
   }
+  // Settings as the service's defaults (RenderOptions).
+  docshare::VipsRenderer service_renderer{docshare::RenderOptions{}};
+  docshare::Renderer* service = use_service ? &service_renderer : nullptr;
+  std::vector<std::atomic<double>> cpu_ms(inputs.size());
   const size_t total = inputs.size() * static_cast<size_t>(passes);
   std::atomic<size_t> next{0};
   std::atomic<size_t> errors{0}, out_bytes{0}, in_bytes{0};
@@ -127,10 +167,9 @@ int main(int argc, char** argv) {
       for (size_t i; (i = next++) < total;) {
         const Input& in = inputs[i % inputs.size()];
         try {
-          const bool gif = IsGif(in.bytes);
-          size_t n = Rendition(in.bytes, 1600, gif);
-          n += Rendition(in.bytes, 256, false);
-          out_bytes += n;
+          const double cpu_start = ProcessCpuMs();
+          out_bytes += RenderOne(in.bytes, service);
+          cpu_ms[i % inputs.size()] += ProcessCpuMs() - cpu_start;
           in_bytes += in.bytes.size();
         } catch (const vips::VError& e) {
           ++errors;
@@ -145,9 +184,19 @@ int main(int argc, char** argv) {
   for (auto& t : pool) t.join();
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("ref-libvips: threads=%d files=%zu errors=%zu seconds=%.3f\n", threads, total,
+  const char* what = use_service ? "service-render" : "ref-libvips";
+  if (per_file) {
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      std::printf("%s: cpu_ms=%.1f %s\n", what, cpu_ms[i].load() / passes,
+                  std::filesystem::path(inputs[i].name).filename().c_str());
+    }
+  }
+  double cpu_total = 0;
+  for (const auto& ms : cpu_ms) cpu_total += ms.load();
+  std::printf("%s: cpu_ms_per_file=%.1f\n", what, cpu_total / total);
+  std::printf("%s: threads=%d files=%zu errors=%zu seconds=%.3f\n", what, threads, total,
               errors.load(), secs);
-  std::printf("ref-libvips: files/s=%.2f MB/s=%.2f (MB of originals) preview_bytes=%zu\n",
+  std::printf("%s: files/s=%.2f MB/s=%.2f (MB of originals) preview_bytes=%zu\n", what,
               (total - errors.load()) / secs, in_bytes.load() / 1e6 / secs, out_bytes.load());
   vips_shutdown();
   return errors.load() == 0 ? 0 : 1;
