@@ -75,7 +75,14 @@ class StreamSet {
 absl::StatusOr<Caller> CallerOf(const grpc::CallbackServerContext& context,
                                 const ServiceDeps& deps);
 
-class SessionServiceImpl final : public v1::SessionService::CallbackService {
+// WatchSession is a raw method: each event is serialized once into a
+// grpc::ByteBuffer whose slices every watcher of the session sends (see
+// session_service.cc); the other two methods are ordinary callback methods.
+using SessionServiceBase = v1::SessionService::WithCallbackMethod_StartSession<
+    v1::SessionService::WithCallbackMethod_EndSession<
+        v1::SessionService::WithRawCallbackMethod_WatchSession<v1::SessionService::Service>>>;
+
+class SessionServiceImpl final : public SessionServiceBase {
  public:
   SessionServiceImpl(ServiceDeps deps, StreamSet& streams) : deps_(deps), streams_(streams) {}
 
@@ -85,8 +92,10 @@ class SessionServiceImpl final : public v1::SessionService::CallbackService {
   grpc::ServerUnaryReactor* EndSession(grpc::CallbackServerContext* context,
                                        const v1::EndSessionRequest* request,
                                        v1::EndSessionResponse* response) override;
-  grpc::ServerWriteReactor<v1::SessionEvent>* WatchSession(
-      grpc::CallbackServerContext* context, const v1::WatchSessionRequest* request) override;
+  // The request is a serialized v1::WatchSessionRequest; each message
+  // written is a serialized v1::SessionEvent.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchSession(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
 
  private:
   absl::Status Start(const grpc::CallbackServerContext& context,

@@ -1,6 +1,9 @@
 // WatchSession over real gRPC: replay, live, resume, slow watchers, end.
+#include <future>
 #include <latch>
 #include <thread>
+
+#include "grpcpp/generic/generic_stub.h"
 
 #include "tests/integration/harness.h"
 #include "tests/support/files.h"
@@ -196,6 +199,30 @@ TEST_F(BusyPool, AFullRenderPoolIsResourceExhaustedWithoutAReason) {
   EXPECT_EQ(r.trailer("docshare-reject-reason"), "<absent>");
   // Once the worker is free, the same share goes through.
   EXPECT_TRUE(Share(s.agent_token(), "busy", SmallJpeg()).status.ok());
+}
+
+// WatchSession is a raw method (each event serialized once for all
+// watchers): the server parses the request itself, and bytes that are no
+// WatchSessionRequest end the call the way a generated method would, with
+// INTERNAL, and nothing else.
+TEST_F(Watch, ARequestThatIsNotAWatchSessionRequestIsInternal) {
+  grpc::GenericStub stub(NewChannel());
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer " + session_.consumer_token());
+  const std::string garbage = "\x0a\xff\xff\xff\xff\x0f";  // field 1: a length past the end
+  grpc::Slice slice(garbage);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/docshare.v1.SessionService/WatchSession", grpc::StubOptions(),
+                 &request, &response, [&](grpc::Status s) { done.set_value(s); });
+  grpc::Status status = done.get_future().get();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_NE(status.error_message().find("WatchSessionRequest"), std::string::npos)
+      << status.error_message();
+  // The server carries on: a real watcher of the same session still works.
+  ShareOk(SmallJpeg());
+  EXPECT_EQ(ReadEvents(session_.consumer_token(), "watched", 0, 1).size(), 1u);
 }
 
 }  // namespace
