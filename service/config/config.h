@@ -43,7 +43,7 @@ struct Config {
   int64_t max_session_documents = 200;
   uint64_t max_session_bytes = 536870912;
   uint64_t max_retained_bytes = 1073741824;
-  uint64_t preview_cache_bytes = 268435456;
+  uint64_t preview_cache_bytes = 67108864;  // 64 MiB: ~1,400 typical shares
   int64_t upload_timeout = 60;         // seconds an upload may take in all
   int64_t max_concurrent_streams = 100;  // per HTTP/2 connection
 

@@ -327,7 +327,7 @@ int RunShare(const Options& o) {
     std::cerr << "share: could not reset the server's VmHWM\n";
   }
   std::atomic<int> next{0}, done{0};
-  std::atomic<long> rss_warm_kb{-1};
+  std::atomic<long> rss_warm_kb{-1}, main_warm_kb{-1};
   std::mutex mu;
   std::vector<double> latencies;
   std::map<std::string, int> errors;  // code/reason -> count
@@ -374,6 +374,7 @@ int RunShare(const Options& o) {
         const int d = ++done;
         if (o.warmup > 0 && d == o.warmup && o.server_pid > 0) {
           rss_warm_kb = TreeKb(o.server_pid, "VmRSS");
+          main_warm_kb = ProcStatusKb(o.server_pid, "VmRSS");
         }
         std::lock_guard lock(mu);
         if (r.status.ok()) {
@@ -412,6 +413,13 @@ int RunShare(const Options& o) {
                   "growth=%.1f%%\n",
                   o.warmup, rss_warm_kb / 1024.0, total, end_kb / 1024.0,
                   100.0 * (end_kb - rss_warm_kb) / rss_warm_kb);
+      // The server process alone: the workers' RSS moves with the image each
+      // one last decoded (and is sampled mid-render at the warm-up mark).
+      const long main_end_kb = ProcStatusKb(o.server_pid, "VmRSS");
+      std::printf("share: server process RSS after %d warm-up shares=%.1f MB, at the end=%.1f MB, "
+                  "growth=%.1f%%\n",
+                  o.warmup, main_warm_kb / 1024.0, main_end_kb / 1024.0,
+                  100.0 * (main_end_kb - main_warm_kb) / main_warm_kb);
     }
     // Ten points of the RSS curve (shares done -> MB).
     std::string curve;
