@@ -68,6 +68,7 @@ absl::Status Pipeline::Share::Begin(const Caller& caller, ShareRequest request) 
 absl::Status Pipeline::Share::AddChunk(std::string_view chunk) {
   if (!buffer_) return absl::FailedPreconditionError("chunk before the header");
   pipeline_.deps_.observer.BytesReceived(chunk.size());
+  received_ += chunk.size();
   // Sniff as soon as the head is complete, or before a verdict on the size,
   // which must name the detected type too: the head is what is held plus the
   // start of this chunk.
@@ -96,7 +97,7 @@ absl::Status Pipeline::Share::SniffHead(std::string_view head) {
 
 absl::Status Pipeline::Share::Track(absl::Status status) {
   last_status_ = status;
-  record_.bytes = buffer_ ? buffer_->size() : 0;
+  record_.bytes = received_;
   return status;
 }
 

@@ -78,6 +78,7 @@ class Pipeline {
     std::optional<SniffResult> sniffed_;
     ShareRecord record_;
     absl::Status last_status_;
+    uint64_t received_ = 0;  // chunk bytes off the wire, held or not
     bool reported_ = false;
   };
 

@@ -36,6 +36,8 @@ class App {
   const TokenService& tokens() const { return *tokens_; }
   RenderPool& render_pool() { return *pool_; }
   bool ready() const;
+  // Shares begun (their RPC accepted) and not yet answered.
+  int shares_in_flight() const { return streams_.calls(); }
 
   // SIGTERM: not ready at once, new RPCs UNAVAILABLE, watchers end with
   // UNAVAILABLE, shares in flight finish within `timeout`, then stop.

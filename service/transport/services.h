@@ -60,11 +60,13 @@ class StreamSet {
   // Waits until no stream or call is left, or `deadline`. True when idle.
   bool WaitIdle(absl::Time deadline);
   bool draining() const { return draining_.load(); }
+  // Calls begun and not yet ended.
+  int calls() const;
 
  private:
   // Recursive: a stream's OnDone (which removes it) might run inline from
   // EndForDrain.
-  std::recursive_mutex mu_;
+  mutable std::recursive_mutex mu_;
   std::condition_variable_any idle_;
   std::set<Drainable*> streams_;
   int calls_ = 0;

@@ -33,6 +33,11 @@ void StreamSet::EndCall() {
   idle_.notify_all();
 }
 
+int StreamSet::calls() const {
+  std::lock_guard lock(mu_);
+  return calls_;
+}
+
 bool StreamSet::WaitIdle(absl::Time deadline) {
   std::unique_lock lock(mu_);
   return idle_.wait_until(lock, absl::ToChronoTime(deadline),

@@ -44,7 +44,10 @@ TEST_F(Ops, DrainFinishesSharesInFlightAndRefusesNewWork) {
   ASSERT_TRUE(upload->Write(msg));
 
   ASSERT_TRUE(app_->ready());
-  std::thread drain([&] { app_->Drain(absl::Seconds(20)); });
+  // Written is not yet received: drain only once the server holds the share,
+  // or it would (rightly) refuse it as new work.
+  ASSERT_TRUE(Eventually([&] { return app_->shares_in_flight() == 1; }));
+  std::jthread drain([&] { app_->Drain(absl::Seconds(20)); });  // joined on any exit
   ASSERT_TRUE(Eventually([&] { return !app_->ready(); }));
 
   // The watcher is told to go elsewhere.
@@ -118,6 +121,23 @@ TEST_F(Ops, LogsAreJsonLinesWithoutTokens) {
       "  assert isinstance(json.loads(l), dict); n+=1\n"
       "assert n>=5, n' " + path;
   EXPECT_EQ(std::system(cmd.c_str()), 0) << logs;
+}
+
+// A large unsupported file is judged on its first chunk: the share's log line
+// counts the bytes that came off the wire (that one chunk), not the bytes
+// held (none: the chunk was refused before it was kept).
+TEST_F(Ops, ARefusedShareLogsTheBytesItRead) {
+  v1::StartSessionResponse s = StartSession("pdf-log");
+  std::string pdf = "%PDF-1.4\n";
+  pdf.resize(3 * 64 * 1024, 'x');
+  ShareResult rejected = Share(s.agent_token(), "pdf-log", pdf);
+  ASSERT_EQ(rejected.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const std::string logs = log_stream_.str();
+  const size_t at = logs.find("\"reason\":\"unsupported_type\"");
+  ASSERT_NE(at, std::string::npos) << logs;
+  const size_t line = logs.rfind('\n', at) + 1;
+  const std::string share_line = logs.substr(line, logs.find('\n', at) - line);
+  EXPECT_NE(share_line.find("\"bytes\":65536,"), std::string::npos) << share_line;
 }
 
 }  // namespace
