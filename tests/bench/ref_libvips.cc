@@ -185,15 +185,17 @@ int main(int argc, char** argv) {
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const char* what = use_service ? "service-render" : "ref-libvips";
-  if (per_file) {
+  if (per_file && threads == 1) {
     for (size_t i = 0; i < inputs.size(); ++i) {
       std::printf("%s: cpu_ms=%.1f %s\n", what, cpu_ms[i].load() / passes,
                   std::filesystem::path(inputs[i].name).filename().c_str());
     }
   }
-  double cpu_total = 0;
-  for (const auto& ms : cpu_ms) cpu_total += ms.load();
-  std::printf("%s: cpu_ms_per_file=%.1f\n", what, cpu_total / total);
+  if (threads == 1) {  // with more, each file's span counts the others' CPU too
+    double cpu_total = 0;
+    for (const auto& ms : cpu_ms) cpu_total += ms.load();
+    std::printf("%s: cpu_ms_per_file=%.1f\n", what, cpu_total / total);
+  }
   std::printf("%s: threads=%d files=%zu errors=%zu seconds=%.3f\n", what, threads, total,
               errors.load(), secs);
   std::printf("%s: files/s=%.2f MB/s=%.2f (MB of originals) preview_bytes=%zu\n", what,
