@@ -22,7 +22,7 @@ struct ShareRecord {
   std::string filename;     // sanitized
   FileType type = FileType::kUnknown;
   std::string mime;
-  uint64_t bytes = 0;  // received from the uploader, a refused chunk included
+  uint64_t bytes = 0;   // received from the uploader, a refused chunk included
   std::string outcome;  // "accepted", "rejected" or "failed"
   RejectReason reason = RejectReason::kNone;
   std::string message;  // the status message when not accepted

@@ -1,5 +1,9 @@
 #include "service/transport/app.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -136,6 +140,16 @@ App::~App() {
 absl::Status App::Start(
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         interceptors) {
+  if (config_.render_isolation != "thread") {
+    // Without its worker every share would fail INTERNAL: refuse to start.
+    const std::string worker = DefaultRenderWorkerPath();
+    if (access(worker.c_str(), X_OK) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "no executable render worker at ", worker, " (", std::strerror(errno),
+          "): install docshare-render-worker next to docshare-server, or run with "
+          "--render-isolation=thread"));
+    }
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =

@@ -82,7 +82,8 @@ absl::StatusOr<Caller> CallerOf(const grpc::CallbackServerContext& context,
 // session_service.cc); the other two methods are ordinary callback methods.
 using SessionServiceBase = v1::SessionService::WithCallbackMethod_StartSession<
     v1::SessionService::WithCallbackMethod_EndSession<
-        v1::SessionService::WithRawCallbackMethod_WatchSession<v1::SessionService::Service>>>;
+        v1::SessionService::WithRawCallbackMethod_WatchSession<
+            v1::SessionService::Service>>>;
 
 class SessionServiceImpl final : public SessionServiceBase {
  public:

@@ -54,10 +54,11 @@ class EventBytes {
     ToProto(*event, &proto);
     auto bytes = std::make_shared<grpc::ByteBuffer>();
     bool own_buffer = false;
-    grpc::Status serialized =
-        grpc::SerializationTraits<v1::SessionEvent>::Serialize(proto, bytes.get(), &own_buffer);
+    grpc::Status serialized = grpc::SerializationTraits<v1::SessionEvent>::Serialize(
+        proto, bytes.get(), &own_buffer);
     if (!serialized.ok()) {
-      return absl::InternalError("could not serialize event: " + serialized.error_message());
+      return absl::InternalError("could not serialize event: " +
+                                 serialized.error_message());
     }
     std::lock_guard lock(mu_);
     *copy = *bytes;
@@ -304,14 +305,14 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* SessionServiceImpl::WatchSession(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   v1::WatchSessionRequest parsed;
   grpc::ByteBuffer bytes = *request;
-  grpc::Status status = grpc::SerializationTraits<v1::WatchSessionRequest>::Deserialize(
-      &bytes, &parsed);
+  grpc::Status status =
+      grpc::SerializationTraits<v1::WatchSessionRequest>::Deserialize(&bytes, &parsed);
   if (!status.ok()) {
     // What a generated (non-raw) method answers to a request it cannot parse.
     auto* reactor = new RefusedWatch;
-    reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL,
-                                 "could not parse WatchSessionRequest: " +
-                                     status.error_message()));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INTERNAL,
+                     "could not parse WatchSessionRequest: " + status.error_message()));
     return reactor;
   }
   return new WatchReactor(context, parsed, deps_, streams_);

@@ -416,8 +416,8 @@ int RunShare(const Options& o) {
       // The server process alone: the workers' RSS moves with the image each
       // one last decoded (and is sampled mid-render at the warm-up mark).
       const long main_end_kb = ProcStatusKb(o.server_pid, "VmRSS");
-      std::printf("share: server process RSS after %d warm-up shares=%.1f MB, at the end=%.1f MB, "
-                  "growth=%.1f%%\n",
+      std::printf("share: server process RSS after %d warm-up shares=%.1f MB, "
+                  "at the end=%.1f MB, growth=%.1f%%\n",
                   o.warmup, main_warm_kb / 1024.0, main_end_kb / 1024.0,
                   100.0 * (main_end_kb - main_warm_kb) / main_warm_kb);
     }

@@ -199,7 +199,8 @@ int main(int argc, char** argv) {
   std::printf("%s: threads=%d files=%zu errors=%zu seconds=%.3f\n", what, threads, total,
               errors.load(), secs);
   std::printf("%s: files/s=%.2f MB/s=%.2f (MB of originals) preview_bytes=%zu\n", what,
-              (total - errors.load()) / secs, in_bytes.load() / 1e6 / secs, out_bytes.load());
+              (total - errors.load()) / secs, in_bytes.load() / 1e6 / secs,
+              out_bytes.load());
   vips_shutdown();
   return errors.load() == 0 ? 0 : 1;
 }

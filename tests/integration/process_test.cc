@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <regex>
 #include <string>
 #include <vector>
@@ -26,8 +27,9 @@ struct Child {
   std::string last_line;
 };
 
-Child Spawn(std::vector<std::string> args) {
-  args.insert(args.begin(), DOCSHARE_SERVER_BINARY);
+Child Spawn(std::vector<std::string> args,
+            const std::string& binary = DOCSHARE_SERVER_BINARY) {
+  args.insert(args.begin(), binary);
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -142,6 +144,38 @@ TEST(Process, ABadConfigurationExitsOneNamingTheOption) {
     const std::string option = args[0].substr(0, args[0].find('='));
     EXPECT_NE(output.find(option), std::string::npos) << output;
   }
+}
+
+// A server copied without its docshare-render-worker would fail every share
+// with INTERNAL: it refuses to start instead, and says what is missing.
+TEST(Process, AMissingRenderWorkerStopsTheStart) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
+                                    ("lonely-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path lonely = dir / "docshare-server";
+  std::filesystem::copy_file(DOCSHARE_SERVER_BINARY, lonely,
+                             std::filesystem::copy_options::overwrite_existing);
+  Child c = Spawn({"--grpc-address=127.0.0.1:0", "--metrics-address=127.0.0.1:0"},
+                  lonely.string());
+  std::string output;
+  std::smatch verdict =
+      ReadUntil(c, std::regex(R"re("event":"(start_failed|started)")re"), &output);
+  ASSERT_FALSE(verdict.empty()) << output;
+  if (verdict[1] == "started") kill(c.pid, SIGKILL);  // a failure: do not hang on it
+  EXPECT_EQ(verdict[1], "start_failed") << output;
+  EXPECT_EQ(Wait(c), 1) << output;
+  EXPECT_NE(output.find("docshare-render-worker"), std::string::npos) << output;
+  // With in-process rendering it needs no worker and starts.
+  Child threads = Spawn({"--grpc-address=127.0.0.1:0", "--metrics-address=127.0.0.1:0",
+                         "--render-isolation=thread"},
+                        lonely.string());
+  std::string started;
+  EXPECT_FALSE(ReadUntil(threads, std::regex(R"("event":"started")"), &started).empty())
+      << started;
+  kill(threads.pid, SIGTERM);
+  ReadUntil(threads, std::regex(R"("event":"stopped")"), &started);
+  EXPECT_EQ(Wait(threads), 0);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Process, HelpListsEveryOption) {

@@ -4,7 +4,6 @@
 #include <thread>
 
 #include "grpcpp/generic/generic_stub.h"
-
 #include "tests/integration/harness.h"
 #include "tests/support/files.h"
 #include "tests/support/hostile.h"
@@ -209,7 +208,8 @@ TEST_F(Watch, ARequestThatIsNotAWatchSessionRequestIsInternal) {
   grpc::GenericStub stub(NewChannel());
   grpc::ClientContext ctx;
   ctx.AddMetadata("authorization", "Bearer " + session_.consumer_token());
-  const std::string garbage = "\x0a\xff\xff\xff\xff\x0f";  // field 1: a length past the end
+  const std::string garbage =
+      "\x0a\xff\xff\xff\xff\x0f";  // field 1: a length past the end
   grpc::Slice slice(garbage);
   grpc::ByteBuffer request(&slice, 1);
   grpc::ByteBuffer response;
