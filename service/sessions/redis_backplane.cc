@@ -153,7 +153,9 @@ local L = lkey(id, h.nonce)
 redis.call('XADD', L, s(seq) .. '-1', 'e', ARGV[4])
 local pttl = redis.call('PTTL', S)
 if pttl > 0 then redis.call('PEXPIRE', L, pttl) end
-redis.call('PUBLISH', P .. 'events:' .. id, h.nonce .. ' ' .. s(seq) .. ' ' .. ARGV[4])
+-- Announced without its previews: replicas with a watcher of the session
+-- read it from the log, the others never receive its bytes.
+redis.call('PUBLISH', P .. 'events:' .. id, h.nonce .. ' ' .. s(seq))
 return {'OK', s(seq), s(retained)}
 )lua",
     // kSubscribe: after
@@ -755,7 +757,8 @@ void RedisBackplane::PubSubLoop() {
     }
     stop_cv_.notify_all();
   };
-  Delivery delivery(FetchFunction());
+  const Fetch fetch = FetchFunction();
+  Delivery delivery(fetch);
   std::chrono::milliseconds backoff(50);
   bool was_connected = false;
   while (!stopping()) {
@@ -815,12 +818,27 @@ void RedisBackplane::PubSubLoop() {
         const std::string id(channel.substr(sizeof(kChannelPrefix) - 1));
         std::vector<std::shared_ptr<Entry>> targets = hub_->Of(id);
         if (targets.empty()) continue;
+        // "nonce seq blob", or "nonce seq" for a document (its previews are
+        // read from the log once, for all of this replica's watchers).
         const size_t a = payload.find(' ');
-        const size_t b = a == std::string_view::npos ? a : payload.find(' ', a + 1);
-        if (b == std::string_view::npos) continue;
+        if (a == std::string_view::npos) continue;
+        const size_t b = payload.find(' ', a + 1);
         const std::string nonce(payload.substr(0, a));
-        absl::StatusOr<EventPtr> event = DecodeWithSequence(
-            payload.substr(b + 1), ToU64(payload.substr(a + 1, b - a - 1)));
+        const uint64_t seq = ToU64(payload.substr(
+            a + 1, b == std::string_view::npos ? std::string_view::npos : b - a - 1));
+        absl::StatusOr<EventPtr> event = absl::NotFoundError("not in the log");
+        if (b != std::string_view::npos) {
+          event = DecodeWithSequence(payload.substr(b + 1), seq);
+        } else {
+          absl::StatusOr<std::vector<EventPtr>> logged = fetch(id, nonce, seq, seq);
+          // Redis answers Pub/Sub but not a read: reconnect, and the
+          // catch-up reads from each watcher's next sequence.
+          if (!logged.ok()) break;
+          // Gone from the log: the session ended, and its SessionEnded
+          // message, which follows, fills in from the log what is left.
+          if (logged->empty()) continue;
+          event = logged->front();
+        }
         if (!event.ok()) continue;
         for (const auto& e : targets) {
           std::lock_guard lock(e->mu);

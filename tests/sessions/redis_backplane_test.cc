@@ -10,6 +10,8 @@
 #include <variant>
 #include <vector>
 
+#include <hiredis/hiredis.h>
+
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -168,6 +170,35 @@ TEST_F(RedisBackplaneTest, ShareOnOneReplicaReachesWatchersOnBoth) {
   EXPECT_THAT(on_b.sequences(), ElementsAre(2, 3));
   EXPECT_EQ(*std::get<DocumentShared>(on_b.events()[0]->event).document->previews[0].data,
             std::string(7, 'x'));
+}
+
+// A document is announced on Pub/Sub without its previews: every replica
+// hears every announcement, but only those with a watcher of the session
+// read the previews (once) from the log.
+TEST_F(RedisBackplaneTest, ADocumentIsAnnouncedWithoutItsPreviews) {
+  redisContext* listener = redisConnect("127.0.0.1", redis_->port());
+  ASSERT_TRUE(listener != nullptr && listener->err == 0);
+  const timeval timeout{5, 0};  // a broken test fails instead of hanging
+  redisSetTimeout(listener, timeout);
+  freeReplyObject(redisCommand(listener, "PSUBSCRIBE docshare:events:*"));
+  const SessionInfo info = MustStart(*a_);
+  Recorder on_b;
+  Backplane::Subscribed sb = MustSubscribe(*b_, on_b);
+  MustAppend(*a_, "s1", 100000);
+  void* raw = nullptr;
+  ASSERT_EQ(redisGetReply(listener, &raw), REDIS_OK);
+  auto* reply = static_cast<redisReply*>(raw);
+  ASSERT_EQ(reply->type, REDIS_REPLY_ARRAY);
+  ASSERT_EQ(reply->elements, 4u);
+  EXPECT_EQ(std::string(reply->element[2]->str, reply->element[2]->len),
+            "docshare:events:s1");
+  EXPECT_EQ(std::string(reply->element[3]->str, reply->element[3]->len), info.nonce + " 1");
+  freeReplyObject(reply);
+  redisFree(listener);
+  // The watcher on the other replica still gets the previews' bytes.
+  ASSERT_TRUE(on_b.WaitFor(1));
+  EXPECT_EQ(*std::get<DocumentShared>(on_b.events()[0]->event).document->previews[0].data,
+            std::string(100000, 'x'));
 }
 
 TEST_F(RedisBackplaneTest, NoGapNoDuplicateAtTheSeamUnderConcurrentAppends) {
