@@ -826,7 +826,7 @@ void RedisBackplane::PubSubLoop() {
         const std::string nonce(payload.substr(0, a));
         const uint64_t seq = ToU64(payload.substr(
             a + 1, b == std::string_view::npos ? std::string_view::npos : b - a - 1));
-        absl::StatusOr<EventPtr> event = absl::NotFoundError("not in the log");
+        absl::StatusOr<EventPtr> event;
         if (b != std::string_view::npos) {
           event = DecodeWithSequence(payload.substr(b + 1), seq);
         } else {
