@@ -7,13 +7,15 @@
 #include "absl/synchronization/mutex.h"
 #include "prometheus/registry.h"
 #include "service/common/log.h"
+#include "service/config/config.h"
+#include "service/metrics/http_metrics.h"
 #include "service/metrics/http_server.h"
 #include "service/metrics/metrics.h"
 #include "service/metrics/process_collector.h"
-#include "service/transport/grpc_metrics.h"
-#include "service/config/config.h"
 #include "service/pipeline/vips_boundary.h"
 #include "service/transport/app.h"
+#include "service/transport/grpc_log.h"
+#include "service/transport/grpc_metrics.h"
 
 namespace {
 
@@ -29,7 +31,8 @@ sigset_t TerminationSignals() {
 
 int main(int argc, char** argv) {
   using namespace docshare;
-  absl::StatusOr<Config> config = LoadConfig({argv + 1, argv + argc}, DocshareEnvironment());
+  absl::StatusOr<Config> config =
+      LoadConfig({argv + 1, argv + argc}, DocshareEnvironment());
   if (absl::IsNotFound(config.status())) {  // --help
     std::cout << config.status().message();
     return 0;
@@ -55,32 +58,41 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   SystemClock clock;
-  Logger log(ParseLogLevel(config->log_level));
+  Logger log(config->log_level);
+  GrpcLogRoute grpc_log(log);
+  // GLib's (libvips') messages and other process-wide ones as JSON lines too.
+  SetProcessLogger(&log);
+  RouteGLibLog();
   LogObserver log_observer(log);
   auto registry = std::make_shared<prometheus::Registry>();  // outlives the server
   Metrics metrics(*registry);
   ObserverTee observer(metrics, log_observer);
-  App app(*config, clock, observer, log);
+  HttpMetrics http_metrics(*registry);
+  App app(*config, clock, observer, log, &http_metrics);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back(NewGrpcMetricsFactory(*registry));
   if (absl::Status started = app.Start(std::move(interceptors)); !started.ok()) {
-    log.Log(LogLevel::kError, "start_failed", {{"error", std::string(started.message())}});
+    log.Log(LogLevel::kError, "start_failed",
+            {{"error", std::string(started.message())}});
     return 1;
   }
   // Destroyed after the drain, so /readyz answers 503 while draining.
   absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http = MetricsHttpServer::Start(
       {.address = config->metrics_address,
        .collectables = {registry, std::make_shared<ProcessCollector>()},
-       .ready = [&app] { return app.ready(); }});
+       .ready = [&app] { return app.ready(); },
+       .dropped =
+           [&metrics](std::string_view r) { metrics.MetricsConnectionDropped(r); }});
   if (!http.ok()) {
-    log.Log(LogLevel::kError, "start_failed", {{"error", std::string(http.status().message())}});
+    log.Log(LogLevel::kError, "start_failed",
+            {{"error", std::string(http.status().message())}});
     return 1;
   }
   if (app.admin_token_generated()) {
     // The one place a secret is shown: on stderr, once, because nobody set one.
-    std::cerr << "docshare-server: admin token (generated, shown once): " << app.admin_token()
-              << "\n";
+    std::cerr << "docshare-server: admin token (generated, shown once): "
+              << app.admin_token() << "\n";
   }
   {
     std::string effective;
@@ -88,6 +100,7 @@ int main(int argc, char** argv) {
       effective += (effective.empty() ? "" : " ") + name + "=" + value;
     }
     log.Info("started", {{"grpc_port", app.grpc_port()},
+                         {"http_port", app.http_port()},
                          {"metrics_port", (*http)->port()},
                          {"config", effective}});
   }
@@ -100,8 +113,10 @@ int main(int argc, char** argv) {
     sigwait(&signals, &again);
     std::_Exit(1);
   }).detach();
-  log.Info("draining", {{"signal", signal}, {"drain_timeout_s", config->drain_timeout}});
-  app.Drain(absl::Seconds(config->drain_timeout));
+  log.Info("draining",
+           {{"signal", signal},
+            {"drain_timeout_s", absl::ToInt64Seconds(config->drain_timeout)}});
+  app.Drain(config->drain_timeout);
   log.Info("stopped");
   return 0;
 }

@@ -3,7 +3,8 @@
 #include "service/pipeline/render_worker.h"
 
 int main(int argc, char** argv) {
-  return docshare::RenderWorkerMain(argc, argv, [](const docshare::RenderOptions& options) {
-    return std::make_unique<docshare::VipsRenderer>(options);
-  });
+  return docshare::RenderWorkerMain(
+      argc, argv, [](const docshare::RenderOptions& options) {
+        return std::make_unique<docshare::VipsRenderer>(options);
+      });
 }

@@ -26,7 +26,7 @@ constexpr size_t kMacBytes = 32;  // SHA-256
 constexpr size_t kMaxExpiryDigits = 12;
 
 // The messages never include the token or any part of it.
-absl::Status Malformed() { return absl::UnauthenticatedError("malformed token"); }
+absl::Status Malformed() { return absl::UnauthenticatedError("invalid token"); }
 
 bool IsBase64UrlChar(char c) { return absl::ascii_isalnum(c) || c == '-' || c == '_'; }
 
@@ -45,6 +45,8 @@ bool AllOf(std::string_view s, Pred pred) {
 const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
+
+}  // namespace
 
 // Base64 (EVP_EncodeBlock) translated to the url-safe alphabet, no padding.
 std::string Base64UrlEncode(std::string_view bytes) {
@@ -81,7 +83,7 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   return out;
 }
 
-std::string Mac(std::string_view secret, std::string_view signed_part) {
+std::string HmacSha256(std::string_view secret, std::string_view signed_part) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
@@ -91,6 +93,8 @@ std::string Mac(std::string_view secret, std::string_view signed_part) {
   }
   return std::string(reinterpret_cast<const char*>(mac), len);
 }
+
+namespace {
 
 // Debian's abseil has its own string_view type, so its string helpers do not
 // take std::string_view: these few are written out.
@@ -196,7 +200,7 @@ std::string TokenService::Mint(const Claims& claims) const {
 std::string TokenService::SignPayload(std::string_view payload) const {
   std::string token(kPrefix);
   token += Base64UrlEncode(payload);
-  const std::string mac = Mac(secret_, token);
+  const std::string mac = HmacSha256(secrets_.front(), token);
   token += '.';
   token += Base64UrlEncode(mac);
   return token;
@@ -215,10 +219,15 @@ absl::StatusOr<Claims> TokenService::Verify(std::string_view token) const {
       !AllOf(payload_text, IsBase64UrlChar)) {
     return Malformed();
   }
-  const std::string expected_mac = Mac(secret_, signed_part);
-  if (CRYPTO_memcmp(expected_mac.data(), presented_mac->data(), kMacBytes) != 0) {
-    return absl::UnauthenticatedError("invalid token signature");
+  bool signed_by_us = false;
+  for (const std::string& secret : secrets_) {  // current first, then previous ones
+    const std::string expected_mac = HmacSha256(secret, signed_part);
+    if (CRYPTO_memcmp(expected_mac.data(), presented_mac->data(), kMacBytes) == 0) {
+      signed_by_us = true;
+      break;
+    }
   }
+  if (!signed_by_us) return absl::UnauthenticatedError("invalid token signature");
   // Signed by us from here on; still parsed strictly.
   std::optional<std::string> payload = Base64UrlDecode(payload_text);
   if (!payload) return Malformed();
@@ -247,6 +256,8 @@ std::string RandomToken(size_t bytes) {
   }
   return Base64UrlEncode(raw);
 }
+
+std::string GenerateAdminToken() { return "adm_" + RandomToken(24); }
 
 absl::StatusOr<Caller> Authenticate(std::string_view authorization,
                                     std::string_view admin_token,

@@ -18,8 +18,6 @@
 
 namespace docshare {
 
-enum class LogLevel { kDebug, kInfo, kWarn, kError };
-
 // "debug", "info", "warn", "error"; anything else reads as info.
 LogLevel ParseLogLevel(std::string_view name);
 
@@ -27,10 +25,12 @@ struct LogField {
   using Value = std::variant<std::string, int64_t, double, bool>;
   LogField(std::string k, std::string v) : key(std::move(k)), value(std::move(v)) {}
   LogField(std::string k, const char* v) : key(std::move(k)), value(std::string(v)) {}
-  LogField(std::string k, std::string_view v) : key(std::move(k)), value(std::string(v)) {}
+  LogField(std::string k, std::string_view v)
+      : key(std::move(k)), value(std::string(v)) {}
   LogField(std::string k, int64_t v) : key(std::move(k)), value(v) {}
   LogField(std::string k, int v) : key(std::move(k)), value(int64_t{v}) {}
-  LogField(std::string k, uint64_t v) : key(std::move(k)), value(static_cast<int64_t>(v)) {}
+  LogField(std::string k, uint64_t v)
+      : key(std::move(k)), value(static_cast<int64_t>(v)) {}
   LogField(std::string k, uint32_t v) : key(std::move(k)), value(int64_t{v}) {}
   LogField(std::string k, double v) : key(std::move(k)), value(v) {}
   LogField(std::string k, bool v) : key(std::move(k)), value(v) {}
@@ -45,7 +45,8 @@ class Logger {
       : level_(level), out_(out), clock_(clock) {}
 
   // {"ts":"...","level":"info","event":"<event>", fields...}
-  void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields);
+  void Log(LogLevel level, std::string_view event,
+           std::initializer_list<LogField> fields);
   void Info(std::string_view event, std::initializer_list<LogField> fields = {}) {
     Log(LogLevel::kInfo, event, fields);
   }
@@ -64,6 +65,30 @@ class Logger {
 // JSON string escaping (quotes included).
 std::string JsonString(std::string_view s);
 
+// The process' logger, for what cannot be handed one through a constructor:
+// GLib's log handler (libvips' VIPS-WARNING lines), a libmagic cookie that
+// fails to load on some thread, a libvips exception text. main() (and the
+// render worker) set it once at start-up, before any other thread runs;
+// until then it is JSON on stderr at info.
+void SetProcessLogger(Logger* log);
+Logger& ProcessLogger();
+
+// The document this thread works on, for log lines that cannot know it
+// (GLib's handler; a render worker's output). Nested scopes restore the
+// outer one.
+class ScopedLogDocument {
+ public:
+  explicit ScopedLogDocument(std::string document_id);
+  ~ScopedLogDocument();
+  ScopedLogDocument(const ScopedLogDocument&) = delete;
+  ScopedLogDocument& operator=(const ScopedLogDocument&) = delete;
+
+ private:
+  std::string outer_;
+};
+// Empty outside any ScopedLogDocument.
+const std::string& CurrentLogDocument();
+
 // Logs what the domain reports that a platform team wants to read: one line
 // per share, one per expired session.
 class LogObserver final : public Observer {
@@ -72,6 +97,12 @@ class LogObserver final : public Observer {
   void ShareRecorded(const ShareRecord& record) override;
   void SessionExpired(std::string_view session_id) override;
   void RenderWorkerLost(std::string_view reason) override;
+  void RenderWorkerEnded(int pid, std::string_view reason, std::string_view how) override;
+  void RenderWorkerOutput(int pid, LogLevel level, std::string_view line,
+                          std::string_view document_id) override;
+  void BackplaneReachable(std::string_view address, bool reachable,
+                          std::string_view why) override;
+  void SessionAnomaly(std::string_view what, std::string_view detail) override;
 
  private:
   Logger& log_;

@@ -10,9 +10,9 @@ namespace {
 absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
 
 constexpr RejectReason kAllReasons[] = {
-    RejectReason::kUnsupportedType,    RejectReason::kEmptyFile,
-    RejectReason::kFileTooLarge,       RejectReason::kDimensionsTooLarge,
-    RejectReason::kTooManyFrames,      RejectReason::kCorruptImage,
+    RejectReason::kUnsupportedType, RejectReason::kEmptyFile,
+    RejectReason::kFileTooLarge,    RejectReason::kDimensionsTooLarge,
+    RejectReason::kTooManyFrames,   RejectReason::kCorruptImage,
 };
 
 }  // namespace
@@ -20,7 +20,8 @@ constexpr RejectReason kAllReasons[] = {
 absl::Status Reject(RejectReason reason, std::string_view detected_mime,
                     std::string_view message) {
   absl::Status status = absl::InvalidArgumentError(Absl(message));
-  status.SetPayload(Absl(kRejectReasonPayload), absl::Cord(Absl(RejectReasonName(reason))));
+  status.SetPayload(Absl(kRejectReasonPayload),
+                    absl::Cord(Absl(RejectReasonName(reason))));
   status.SetPayload(Absl(kDetectedMimePayload), absl::Cord(Absl(detected_mime)));
   return status;
 }

@@ -8,9 +8,9 @@
 #define DOCSHARE_CONCAT_(a, b) DOCSHARE_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function when `expr` is not OK.
-#define RETURN_IF_ERROR(expr)                                \
-  do {                                                       \
-    if (absl::Status _st = (expr); !_st.ok()) return _st;    \
+#define RETURN_IF_ERROR(expr)                             \
+  do {                                                    \
+    if (absl::Status _st = (expr); !_st.ok()) return _st; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(T x, StatusOr<T>-expr);`

@@ -16,8 +16,12 @@
 namespace docshare {
 
 enum class FileType { kUnknown, kJpeg, kPng, kGif };
-enum class Role { kUnknown, kAgent, kConsumer };
+// kAdmin is the admin token (the co-browse backend): it never shares, but it
+// may withdraw.
+enum class Role { kUnknown, kAgent, kConsumer, kAdmin };
 enum class Rendition { kThumbnail, kDisplay };
+// Mirrors docshare.v1.Acknowledgement.
+enum class Acknowledgement { kUnknown, kDisplayed, kClosed };
 
 // Mirrors docshare.v1.RejectReason.
 enum class RejectReason {
@@ -38,7 +42,9 @@ std::string_view FileTypeMime(FileType type);
 std::string_view RejectReasonName(RejectReason reason);
 // "unsupported_type", ... (the metric label value).
 std::string_view RejectReasonLabel(RejectReason reason);
-std::string_view RoleName(Role role);  // "agent" / "consumer"
+std::string_view RoleName(Role role);  // "agent" / "consumer" / "admin"
+// "displayed" / "closed" (the metric label value).
+std::string_view AcknowledgementLabel(Acknowledgement ack);
 
 struct Preview {
   Rendition rendition = Rendition::kThumbnail;
@@ -48,6 +54,9 @@ struct Preview {
   // Shared, never copied: the cache, the session log and every watcher hold
   // the same bytes.
   std::shared_ptr<const std::string> data;
+  // Lowercase hex SHA-256 of `data`, computed once where the bytes are
+  // encoded (Preview.sha256 and the HTTP ETag).
+  std::string sha256;
 };
 
 struct Document {
@@ -56,7 +65,7 @@ struct Document {
   std::string filename;  // sanitized
   FileType source_type = FileType::kUnknown;
   std::string source_mime_type;
-  int source_width = 0;   // as displayed (after EXIF orientation)
+  int source_width = 0;  // as displayed (after EXIF orientation)
   int source_height = 0;
   int frame_count = 1;
   uint64_t source_bytes = 0;
@@ -74,13 +83,25 @@ struct DocumentShared {
 struct SessionEnded {
   std::string reason;  // "ended" or "expired"
 };
+struct DocumentWithdrawn {
+  std::string document_id;
+  Role withdrawn_by = Role::kUnknown;
+};
+struct DocumentAcknowledged {
+  std::string document_id;
+  Role acknowledged_by = Role::kUnknown;
+  Acknowledgement acknowledgement = Acknowledgement::kUnknown;
+};
+
+using EventBody =
+    std::variant<DocumentShared, SessionEnded, DocumentWithdrawn, DocumentAcknowledged>;
 
 // One entry of a session's log. Immutable once appended; shared by every
 // watcher that delivers it.
 struct SessionEvent {
   uint64_t sequence = 0;
   absl::Time time;
-  std::variant<DocumentShared, SessionEnded> event;
+  EventBody event;
 };
 
 using EventPtr = std::shared_ptr<const SessionEvent>;

@@ -71,18 +71,67 @@ Metrics::Metrics(Registry& r)
                                      "watcher.")),
       watcher_overflows_(NewCounter(r, "docshare_watcher_overflows_total",
                                     "Watchers cut off because their queue overflowed.")),
+      withdrawals_(
+          NewCounter(r, "docshare_withdrawals_total",
+                     "Documents withdrawn (a repeated withdrawal not counted).")),
+      acknowledgements_family_(
+          prometheus::BuildCounter()
+              .Name("docshare_acknowledgements_total")
+              .Help("Acknowledgements appended, by acknowledgement (displayed, closed); "
+                    "repeats not counted.")
+              .Register(r)),
       cache_hits_(NewCounter(r, "docshare_preview_cache_hits_total",
                              "Shares whose previews came from the preview cache.")),
       cache_misses_(NewCounter(r, "docshare_preview_cache_misses_total",
                                "Shares whose previews had to be rendered.")),
       retained_preview_bytes_(NewGauge(r, "docshare_retained_preview_bytes",
                                        "Preview bytes held in memory by session logs.")),
-      worker_losses_family_(prometheus::BuildCounter()
-                                .Name("docshare_render_worker_losses_total")
-                                .Help("Render worker processes killed or lost, by reason "
-                                      "(crashed, timeout, protocol, start, idle).")
-                                .Register(r)) {
-  for (const char* reason : {"crashed", "timeout", "protocol", "start", "idle"}) {
+      worker_losses_family_(
+          prometheus::BuildCounter()
+              .Name("docshare_render_worker_losses_total")
+              .Help("Render worker processes killed or lost, by reason "
+                    "(crashed, timeout, protocol, bad_reply, start, idle).")
+              .Register(r)),
+      backplane_up_(NewGauge(r, "docshare_backplane_up",
+                             "1 while the session backplane is reachable (memory: "
+                             "always), 0 while it is not.")),
+      session_anomalies_family_(
+          prometheus::BuildCounter()
+              .Name("docshare_session_anomalies_total")
+              .Help("Things the sessions layer never expects (a malformed announcement, "
+                    "an undecodable log entry, ...): each is also logged.")
+              .Register(r)),
+      http_dropped_family_(prometheus::BuildCounter()
+                               .Name("docshare_metrics_connections_dropped_total")
+                               .Help("Connections to the metrics listener closed before "
+                                     "their answer, by reason (timeout, evicted, "
+                                     "too_large).")
+                               .Register(r)),
+      admission_family_(prometheus::BuildCounter()
+                            .Name("docshare_admission_refusals_total")
+                            .Help("Calls refused with RESOURCE_EXHAUSTED by a budget or "
+                                  "cap before they cost anything, by limit.")
+                            .Register(r)),
+      inflight_upload_bytes_(NewGauge(r, "docshare_inflight_upload_bytes",
+                                      "Upload bytes held in memory (admitted against "
+                                      "--max-inflight-upload-bytes).")) {
+  for (const char* limit : {"inflight_upload_bytes", "session_watchers", "token_watchers",
+                            "check_file_rate", "share_rate", "session_renders"}) {
+    admission_family_.Add({{"limit", limit}});
+  }
+  for (const char* reason : {"timeout", "evicted", "too_large"}) {
+    http_dropped_family_.Add({{"reason", reason}});
+  }
+  backplane_up_.Set(1);
+  for (Acknowledgement ack : {Acknowledgement::kDisplayed, Acknowledgement::kClosed}) {
+    acknowledgements_[static_cast<int>(ack)] = &acknowledgements_family_.Add(
+        {{"acknowledgement", std::string(AcknowledgementLabel(ack))}});
+  }
+  for (std::string_view what : kSessionAnomalies) {
+    session_anomalies_family_.Add({{"what", std::string(what)}});
+  }
+  for (const char* reason :
+       {"crashed", "timeout", "protocol", "bad_reply", "start", "idle"}) {
     worker_losses_family_.Add({{"reason", reason}});
   }
   for (FileType type :
@@ -171,8 +220,36 @@ void Metrics::EventDelivered(absl::Duration since_publish) {
 
 void Metrics::WatcherOverflow() { watcher_overflows_.Increment(); }
 
+void Metrics::DocumentWithdrawn() { withdrawals_.Increment(); }
+
+void Metrics::DocumentAcknowledged(Acknowledgement acknowledgement) {
+  if (prometheus::Counter* c = acknowledgements_[static_cast<int>(acknowledgement)]) {
+    c->Increment();
+  }
+}
+
 void Metrics::RenderWorkerLost(std::string_view reason) {
   worker_losses_family_.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::BackplaneReachable(std::string_view, bool reachable, std::string_view) {
+  backplane_up_.Set(reachable ? 1 : 0);
+}
+
+void Metrics::SessionAnomaly(std::string_view what, std::string_view) {
+  session_anomalies_family_.Add({{"what", std::string(what)}}).Increment();
+}
+
+void Metrics::AdmissionRefused(std::string_view limit) {
+  admission_family_.Add({{"limit", std::string(limit)}}).Increment();
+}
+
+void Metrics::InflightUploadBytes(uint64_t bytes) {
+  inflight_upload_bytes_.Set(static_cast<double>(bytes));
+}
+
+void Metrics::MetricsConnectionDropped(std::string_view reason) {
+  http_dropped_family_.Add({{"reason", std::string(reason)}}).Increment();
 }
 
 }  // namespace docshare

@@ -42,7 +42,18 @@ class Metrics final : public Observer {
   void RetainedPreviewBytes(int64_t bytes) override;
   void EventDelivered(absl::Duration since_publish) override;
   void WatcherOverflow() override;
+  void DocumentWithdrawn() override;
+  void DocumentAcknowledged(Acknowledgement acknowledgement) override;
   void RenderWorkerLost(std::string_view reason) override;
+  void BackplaneReachable(std::string_view address, bool reachable,
+                          std::string_view why) override;
+  void SessionAnomaly(std::string_view what, std::string_view detail) override;
+  void AdmissionRefused(std::string_view limit) override;
+  void InflightUploadBytes(uint64_t bytes) override;
+
+  // Not the domain's: the metrics listener closed a connection before its
+  // answer ("timeout", "evicted", "too_large"; see MetricsHttpServer).
+  void MetricsConnectionDropped(std::string_view reason);
 
  private:
   // Label values are enums, so every series is created up front (dashboards
@@ -70,10 +81,18 @@ class Metrics final : public Observer {
   prometheus::Counter& events_delivered_;
   prometheus::Histogram& delivery_latency_;
   prometheus::Counter& watcher_overflows_;
+  prometheus::Counter& withdrawals_;
+  prometheus::Family<prometheus::Counter>& acknowledgements_family_;
+  std::array<prometheus::Counter*, 3> acknowledgements_{};  // by Acknowledgement
   prometheus::Counter& cache_hits_;
   prometheus::Counter& cache_misses_;
   prometheus::Gauge& retained_preview_bytes_;
   prometheus::Family<prometheus::Counter>& worker_losses_family_;
+  prometheus::Gauge& backplane_up_;
+  prometheus::Family<prometheus::Counter>& session_anomalies_family_;
+  prometheus::Family<prometheus::Counter>& http_dropped_family_;
+  prometheus::Family<prometheus::Counter>& admission_family_;
+  prometheus::Gauge& inflight_upload_bytes_;
 };
 
 }  // namespace docshare

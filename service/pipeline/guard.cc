@@ -1,5 +1,7 @@
 #include "service/pipeline/guard.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -98,9 +100,8 @@ absl::Status CheckLimits(const ImageHeader& h, const Limits& limits) {
   const uint64_t total = Pixels(Pixels(h.width, h.height), h.frame_count);
   if (total > limits.max_animation_pixels) {
     return Reject(RejectReason::kDimensionsTooLarge, FileTypeMime(h.type),
-                  absl::StrCat(h.frame_count, " frames of ", h.width, "x",
-                               h.height, " are ", total,
-                               " pixels; the limit for an animation is ",
+                  absl::StrCat(h.frame_count, " frames of ", h.width, "x", h.height,
+                               " are ", total, " pixels; the limit for an animation is ",
                                limits.max_animation_pixels));
   }
   return absl::OkStatus();
@@ -108,18 +109,81 @@ absl::Status CheckLimits(const ImageHeader& h, const Limits& limits) {
 
 // --- PNG: the signature, then IHDR must be the first chunk. -----------------
 
+// Text and ICC profile chunks are metadata the previews strip anyway, but
+// libpng inflates every one of them (12 zTXt chunks of 30 MB each held a
+// worker for 10 s from a 358 KB file). Their decompressed total is bounded
+// here, inflating at most this much before the verdict.
+constexpr uint64_t kMaxPngMetadataBytes = 1u << 20;
+
+// Inflates the zlib stream `in`, stopping as soon as more than `budget`
+// bytes come out. Returns the bytes produced (budget + 1 at most); a broken
+// stream counts what it produced before the error (libpng warns and skips).
+uint64_t InflatedSize(std::string_view in, uint64_t budget) {
+  z_stream z{};
+  if (inflateInit(&z) != Z_OK) return budget + 1;  // no memory: refuse
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  unsigned char out[16384];
+  uint64_t produced = 0;
+  int rc = Z_OK;
+  while (rc == Z_OK && produced <= budget) {
+    z.next_out = out;
+    z.avail_out = sizeof out;
+    rc = inflate(&z, Z_NO_FLUSH);
+    produced += sizeof out - z.avail_out;
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;  // truncated stream
+  }
+  inflateEnd(&z);
+  return produced;
+}
+
+// The bytes libpng holds for one tEXt, zTXt, iTXt or iCCP chunk's `data`
+// once decoded (0 for any other chunk), inflating no more than `budget`.
+uint64_t PngMetadataBytes(std::string_view name, std::string_view data, uint64_t budget) {
+  const bool text = name == "tEXt", ztext = name == "zTXt", itext = name == "iTXt",
+             iccp = name == "iCCP";
+  if (!text && !ztext && !itext && !iccp) return 0;
+  const size_t keyword_end = data.find('\0');
+  if (text || keyword_end == std::string_view::npos) return data.size();
+  std::string_view rest = data.substr(keyword_end + 1);
+  if (itext) {
+    // compression flag, method, language tag\0, translated keyword\0, text
+    if (rest.size() < 2 || rest[0] == 0) return data.size();
+    rest.remove_prefix(2);
+    for (int field = 0; field < 2; ++field) {
+      const size_t end = rest.find('\0');
+      if (end == std::string_view::npos) return data.size();
+      rest.remove_prefix(end + 1);
+    }
+  } else {
+    if (rest.empty()) return data.size();
+    rest.remove_prefix(1);  // compression method
+  }
+  return keyword_end + InflatedSize(rest, budget);
+}
+
 // libpng reads a whole chunk into one buffer of its declared length before
 // looking at it (text, iCCP, eXIf, unknown chunks): a length that runs past
 // the end of the input costs up to 2 GiB for a few hundred bytes (found by
 // render_fuzzer, testdata/fuzz-regressions/). Only IDAT is streamed, so a
 // truncated IDAT is left to the decoder. `r` is at the chunk after IHDR.
-absl::Status CheckPngChunkLengths(Reader& r, FileType type) {
+absl::Status CheckPngChunks(Reader& r, FileType type) {
+  uint64_t metadata = 0;
   while (r.Has(8)) {
     const uint32_t length = *r.U32Be();
     const std::string_view name = r.View(4);
     r.Skip(4);
     if (name == "IEND") break;  // anything after it is not the image's
-    if (r.Skip(size_t{length} + 4)) continue;  // data and CRC
+    const std::string_view data = r.View(length);
+    if (r.Skip(size_t{length} + 4)) {  // data and CRC
+      metadata += PngMetadataBytes(name, data, kMaxPngMetadataBytes - metadata);
+      if (metadata > kMaxPngMetadataBytes) {
+        return Corrupt(type, absl::StrCat("its text and colour profile chunks hold more "
+                                          "than ",
+                                          kMaxPngMetadataBytes, " bytes"));
+      }
+      continue;
+    }
     if (name == "IDAT") break;
     return Corrupt(type, "a chunk runs past the end of the file");
   }
@@ -148,7 +212,7 @@ absl::Status ReadPng(std::string_view bytes, ImageHeader& h) {
   h.height = static_cast<int>(height);
   h.frame_count = 1;  // libvips decodes the first (default) image of an APNG
   r.Skip(5 + 4);      // the rest of IHDR and its CRC
-  return CheckPngChunkLengths(r, h.type);
+  return CheckPngChunks(r, h.type);
 }
 
 // --- GIF: header, logical screen, then the block structure. ----------------
@@ -201,8 +265,8 @@ absl::Status ReadGif(std::string_view bytes, const Limits& limits, ImageHeader& 
         ++frames;
         if (frames > limits.max_frames) {
           return Reject(RejectReason::kTooManyFrames, FileTypeMime(h.type),
-                        absl::StrCat("the animation has more than ",
-                                     limits.max_frames, " frames (the limit)"));
+                        absl::StrCat("the animation has more than ", limits.max_frames,
+                                     " frames (the limit)"));
         }
         if (absl::Status s = CheckFramePixels(h.type, *w, *fh, limits); !s.ok()) {
           return s;
@@ -269,7 +333,8 @@ bool SkipEntropyCoded(Reader& r) {
 
 absl::Status ReadJpeg(std::string_view bytes, const Limits& limits, ImageHeader& h) {
   Reader r(bytes);
-  if (r.Peek() != 0xFF || r.Peek(1) != 0xD8) return Corrupt(h.type, "no JPEG start marker");
+  if (r.Peek() != 0xFF || r.Peek(1) != 0xD8)
+    return Corrupt(h.type, "no JPEG start marker");
   r.Skip(2);
   bool have_frame = false;
   int scans = 0;
@@ -331,9 +396,15 @@ absl::StatusOr<ImageHeader> Guard(std::string_view bytes, FileType type,
   h.bytes = bytes.size();
   absl::Status status;
   switch (type) {
-    case FileType::kPng: status = ReadPng(bytes, h); break;
-    case FileType::kGif: status = ReadGif(bytes, limits, h); break;
-    case FileType::kJpeg: status = ReadJpeg(bytes, limits, h); break;
+    case FileType::kPng:
+      status = ReadPng(bytes, h);
+      break;
+    case FileType::kGif:
+      status = ReadGif(bytes, limits, h);
+      break;
+    case FileType::kJpeg:
+      status = ReadJpeg(bytes, limits, h);
+      break;
     case FileType::kUnknown:
       return Reject(RejectReason::kUnsupportedType, "",
                     "only JPEG, PNG and GIF are supported");

@@ -10,7 +10,7 @@
 namespace docshare {
 
 struct Limits {
-  uint64_t max_pixels = 50'000'000;             // per frame
+  uint64_t max_pixels = 50'000'000;  // per frame
   int max_frames = 300;
   uint64_t max_animation_pixels = 200'000'000;  // over all frames
   int max_jpeg_scans = 100;
@@ -19,7 +19,7 @@ struct Limits {
 // What the header says, read without decoding a pixel.
 struct ImageHeader {
   FileType type = FileType::kUnknown;
-  int width = 0;   // as stored (before EXIF orientation); a GIF's logical screen
+  int width = 0;  // as stored (before EXIF orientation); a GIF's logical screen
   int height = 0;
   int frame_count = 1;
   uint64_t bytes = 0;

@@ -1,6 +1,7 @@
 #include "service/pipeline/pipeline.h"
 
 #include "absl/strings/str_cat.h"
+#include "service/common/log.h"
 #include "service/common/reject.h"
 #include "service/common/status_macros.h"
 #include "service/pipeline/authorize.h"
@@ -11,11 +12,13 @@ namespace docshare {
 
 struct Pipeline::Job {
   ShareRequest request;
+  std::string nonce;  // the start of the session the share was authorized for
   Role shared_by;
   SniffResult sniffed;
   std::string bytes;
   ShareRecord record;
   absl::Time started;
+  UploadBudget::Lease lease;  // `bytes` count against the in-flight budget
 };
 
 namespace {
@@ -48,10 +51,10 @@ Pipeline::Share::~Share() {
   // A share that ends before Finish (a refusal or a broken stream) is
   // reported here; one that reached Finish was reported there.
   if (reported_ || !buffer_) return;
-  pipeline_.Report(record_,
-                   last_status_.ok() ? absl::CancelledError("the upload ended early")
-                                     : last_status_,
-                   started_);
+  pipeline_.Report(
+      record_,
+      last_status_.ok() ? absl::CancelledError("the upload ended early") : last_status_,
+      started_);
 }
 
 absl::Status Pipeline::Share::Begin(const Caller& caller, ShareRequest request) {
@@ -59,9 +62,10 @@ absl::Status Pipeline::Share::Begin(const Caller& caller, ShareRequest request) 
   request_ = std::move(request);
   record_.session_id = request_.session_id;
   record_.filename = SanitizeFilename(request_.filename);
-  RETURN_IF_ERROR(AuthorizeShare(caller_, request_.session_id, pipeline_.deps_.backplane)
-                      .status());
-  buffer_.emplace(pipeline_.max_file_bytes_, request_.size_bytes);
+  ASSIGN_OR_RETURN(
+      session_, AuthorizeShare(caller_, request_.session_id, pipeline_.deps_.backplane));
+  buffer_.emplace(pipeline_.max_file_bytes_, request_.size_bytes,
+                  pipeline_.deps_.upload_budget);
   return Track(buffer_->CheckDeclaredSize());
 }
 
@@ -73,7 +77,8 @@ absl::Status Pipeline::Share::AddChunk(std::string_view chunk) {
   // which must name the detected type too: the head is what is held plus the
   // start of this chunk.
   const uint64_t after = buffer_->size() + chunk.size();
-  if (!sniffed_ && (after >= UploadBuffer::kHeadBytes || after > pipeline_.max_file_bytes_)) {
+  if (!sniffed_ &&
+      (after >= UploadBuffer::kHeadBytes || after > pipeline_.max_file_bytes_)) {
     std::string head(buffer_->head());
     head.append(chunk.substr(0, UploadBuffer::kHeadBytes - head.size()));
     RETURN_IF_ERROR(SniffHead(head));
@@ -114,11 +119,13 @@ void Pipeline::Share::Finish(ShareDone done) {
     if (absl::Status s = SniffHead(buffer_->head()); !s.ok()) return fail(s);
   }
   reported_ = true;
-  auto job = std::make_shared<Job>(Job{std::move(request_), caller_.claims.role, *sniffed_,
-                                       buffer_->TakeBytes(), record_, started_});
+  auto job = std::make_shared<Job>(
+      Job{std::move(request_), session_.nonce, caller_.claims.role, *sniffed_,
+          buffer_->TakeBytes(), record_, started_, buffer_->TakeLease()});
   Pipeline& p = pipeline_;
-  absl::Status queued = p.deps_.pool.Submit([&p, job, done] {
-    absl::StatusOr<std::shared_ptr<const Document>> result = p.Complete(*job);
+  // Keyed by session: one session cannot hold more than its share of the pool.
+  absl::Status queued = p.deps_.pool.Submit(job->request.session_id, [&p, job, done] {
+    absl::StatusOr<Published> result = p.Complete(*job);
     p.Report(job->record, result.status(), job->started);
     done(std::move(result));
   });
@@ -128,21 +135,26 @@ void Pipeline::Share::Finish(ShareDone done) {
   }
 }
 
-absl::StatusOr<std::shared_ptr<const Document>> Pipeline::Complete(Job& job) {
+absl::StatusOr<Published> Pipeline::Complete(Job& job) {
   Observer& obs = deps_.observer;
   ShareRecord& record = job.record;
   const std::string& mime = job.sniffed.mime;
-  absl::StatusOr<ImageHeader> header = Timed(obs, deps_.clock, "guard", record.guard, [&] {
-    return Guard(job.bytes, job.sniffed.type, limits_);
-  });
+  // Minted first so the decoder's log lines (GLib's, a worker's) name it. A
+  // prefix keeps ids from starting with '-' (base64url may): they are used
+  // in file names and on command lines.
+  const std::string document_id = "doc_" + RandomToken(12);
+  ScopedLogDocument log_document(document_id);
+  absl::StatusOr<ImageHeader> header =
+      Timed(obs, deps_.clock, "guard", record.guard,
+            [&] { return Guard(job.bytes, job.sniffed.type, limits_); });
   if (!header.ok()) return WithMime(header.status(), mime);
-  absl::StatusOr<Renditions> renditions = Timed(obs, deps_.clock, "render", record.render, [&] {
-    return RenderCached(job.bytes, *header, record.cache_hit);
-  });
+  absl::StatusOr<Renditions> renditions =
+      Timed(obs, deps_.clock, "render", record.render,
+            [&] { return RenderCached(job, *header, record.cache_hit); });
   if (!renditions.ok()) return WithMime(renditions.status(), mime);
 
   Document doc;
-  doc.document_id = RandomToken(12);
+  doc.document_id = document_id;
   doc.session_id = job.request.session_id;
   doc.filename = record.filename;
   doc.source_type = job.sniffed.type;
@@ -153,18 +165,21 @@ absl::StatusOr<std::shared_ptr<const Document>> Pipeline::Complete(Job& job) {
   doc.source_bytes = job.bytes.size();
   doc.shared_by = job.shared_by;
   doc.previews = {renditions->thumbnail, renditions->display};
+  // On the name participants see: its extension is the one they judge by.
   doc.declared_type_mismatch = DeclaredTypeMismatch(
-      job.sniffed.type, job.request.declared_mime_type, job.request.filename);
+      job.sniffed.type, job.request.declared_mime_type, doc.filename);
   doc.shared_at = deps_.clock.Now();
   record.document_id = doc.document_id;
   obs.PreviewBytes(doc.PreviewBytes());
   return Timed(obs, deps_.clock, "publish", record.publish,
-               [&] { return Publish(deps_.backplane, std::move(doc)); });
+               [&] { return Publish(deps_.backplane, job.nonce, std::move(doc)); });
 }
 
-absl::StatusOr<Renditions> Pipeline::RenderCached(const std::string& bytes,
+absl::StatusOr<Renditions> Pipeline::RenderCached(const Job& job,
                                                   const ImageHeader& header, bool& hit) {
-  const std::string key = PreviewCache::Key(bytes);
+  const std::string& bytes = job.bytes;
+  const std::string key =
+      deps_.cache.KeyFor(absl::StrCat(job.request.session_id, "/", job.nonce), bytes);
   std::optional<Renditions> cached = deps_.cache.Get(key);
   hit = cached.has_value();
   deps_.observer.CacheLookup(hit);
@@ -174,10 +189,11 @@ absl::StatusOr<Renditions> Pipeline::RenderCached(const std::string& bytes,
   return renditions;
 }
 
-void Pipeline::Report(ShareRecord record, const absl::Status& status, absl::Time started) {
+void Pipeline::Report(ShareRecord record, const absl::Status& status,
+                      absl::Time started) {
   record.total = deps_.clock.Now() - started;
   record.reason = GetRejectReason(status);
-  record.outcome = status.ok()                             ? "accepted"
+  record.outcome = status.ok()                            ? "accepted"
                    : record.reason != RejectReason::kNone ? "rejected"
                                                           : "failed";
   if (!status.ok()) record.message = std::string(status.message());

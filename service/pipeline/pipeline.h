@@ -12,6 +12,7 @@
 #include "service/common/observer.h"
 #include "service/pipeline/guard.h"
 #include "service/pipeline/preview_cache.h"
+#include "service/pipeline/publish.h"
 #include "service/pipeline/render.h"
 #include "service/pipeline/render_pool.h"
 #include "service/pipeline/sniff.h"
@@ -28,7 +29,7 @@ struct ShareRequest {
   uint64_t size_bytes = 0;  // 0: unknown
 };
 
-using ShareDone = std::function<void(absl::StatusOr<std::shared_ptr<const Document>>)>;
+using ShareDone = std::function<void(absl::StatusOr<Published>)>;
 
 // The share pipeline: authorize, sniff, guard, render, publish. The one
 // place that lists the stages in order (Share::Begin, Share::AddChunk,
@@ -42,6 +43,7 @@ class Pipeline {
     PreviewCache& cache;
     Observer& observer;
     const Clock& clock;
+    UploadBudget* upload_budget = nullptr;  // --max-inflight-upload-bytes; null: none
   };
 
   Pipeline(Deps deps, Limits limits, uint64_t max_file_bytes)
@@ -61,6 +63,9 @@ class Pipeline {
     // once for a verdict reached here, or RESOURCE_EXHAUSTED when the pool
     // is full).
     void Finish(ShareDone done);
+    // The start of the session Begin authorized (its nonce and expiry sign
+    // the previews' URLs).
+    const SessionInfo& session() const { return session_; }
 
     ~Share();
 
@@ -74,6 +79,7 @@ class Pipeline {
     absl::Time started_;
     Caller caller_;
     ShareRequest request_;
+    SessionInfo session_;  // the session start AuthorizeShare found
     std::optional<UploadBuffer> buffer_;
     std::optional<SniffResult> sniffed_;
     ShareRecord record_;
@@ -87,8 +93,8 @@ class Pipeline {
  private:
   struct Job;
   // On a render worker: guard, render (or the cache), publish.
-  absl::StatusOr<std::shared_ptr<const Document>> Complete(Job& job);
-  absl::StatusOr<Renditions> RenderCached(const std::string& bytes, const ImageHeader& header,
+  absl::StatusOr<Published> Complete(Job& job);
+  absl::StatusOr<Renditions> RenderCached(const Job& job, const ImageHeader& header,
                                           bool& hit);
   // The share's verdict to metrics and the log.
   void Report(ShareRecord record, const absl::Status& status, absl::Time started);

@@ -1,37 +1,31 @@
 #include "service/pipeline/preview_cache.h"
 
-#include <openssl/evp.h>
+#include <algorithm>
 
-#include <array>
-#include <cstdlib>
+#include "absl/strings/str_cat.h"
+#include "service/pipeline/sha256.h"
 
 namespace docshare {
 namespace {
 
 uint64_t SizeOf(const Renditions& r) {
   uint64_t total = 0;
-  for (const Preview* p : {&r.display, &r.thumbnail}) total += p->data ? p->data->size() : 0;
+  for (const Preview* p : {&r.display, &r.thumbnail})
+    total += p->data ? p->data->size() : 0;
   return total;
 }
 
 }  // namespace
 
-std::string PreviewCache::Key(std::string_view bytes) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(),
-                 nullptr) != 1) {
-    // A failing SHA-256 is a broken OpenSSL: no safe way to continue.
-    std::abort();
+std::string PreviewCache::Key(std::string_view bytes) { return Sha256Hex(bytes); }
+
+std::string PreviewCache::KeyFor(std::string_view session, std::string_view bytes) const {
+  std::string key = Key(bytes);
+  if (scope_ == CacheScope::kSession) {
+    // A hex digest has no '/': the session part cannot be forged into another's.
+    key = absl::StrCat(std::string(session), "/", key);
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * length);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
-  }
-  return hex;
+  return key;
 }
 
 std::optional<Renditions> PreviewCache::Get(const std::string& key) {
@@ -59,6 +53,26 @@ void PreviewCache::Put(const std::string& key, const Renditions& renditions) {
   lru_.emplace_front(key, renditions);
   index_[key] = lru_.begin();
   bytes_ += size;
+}
+
+size_t PreviewCache::ErasePreviews(const std::vector<std::string>& sha256) {
+  auto named = [&](const Preview& p) {
+    return !p.sha256.empty() &&
+           std::find(sha256.begin(), sha256.end(), p.sha256) != sha256.end();
+  };
+  std::lock_guard lock(mu_);
+  size_t erased = 0;
+  for (auto it = lru_.begin(); it != lru_.end();) {
+    if (named(it->second.display) || named(it->second.thumbnail)) {
+      bytes_ -= SizeOf(it->second);
+      index_.erase(it->first);
+      it = lru_.erase(it);
+      ++erased;
+    } else {
+      ++it;
+    }
+  }
+  return erased;
 }
 
 uint64_t PreviewCache::bytes() const {

@@ -4,11 +4,11 @@
 
 namespace docshare {
 
-absl::StatusOr<std::shared_ptr<const Document>> Publish(Backplane& backplane,
-                                                        Document document) {
+absl::StatusOr<Published> Publish(Backplane& backplane, std::string_view nonce,
+                                  Document document) {
   auto shared = std::make_shared<const Document>(std::move(document));
-  RETURN_IF_ERROR(backplane.Append(shared->session_id, shared).status());
-  return shared;
+  ASSIGN_OR_RETURN(EventPtr event, backplane.Append(shared->session_id, nonce, shared));
+  return Published{std::move(shared), event->sequence};
 }
 
 }  // namespace docshare

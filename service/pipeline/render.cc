@@ -1,14 +1,15 @@
 #include "service/pipeline/render.h"
 
-#include <vips/vips8>
-
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <set>
 #include <string>
 #include <utility>
+#include <vips/vips8>
 
 #include "service/common/types.h"
+#include "service/pipeline/sha256.h"
 #include "service/pipeline/vips_boundary.h"
 
 // The render stage, in the order it runs:
@@ -16,7 +17,7 @@
 //   | thumbnail to the display box (sRGB, 8-bit, alpha kept, never upscaled)
 //   | decode fully into memory (a broken file fails here, not half-rendered)
 //   | orient | first frame | thumbnail box
-//   | strip and encode each (display, thumbnail)
+//   | strip and encode each (display, thumbnail), within its byte bound
 // Everything in here may throw vips::VError; CallVips turns it into a status.
 
 namespace docshare {
@@ -164,13 +165,15 @@ std::string DropWebpMetadata(std::string webp) {
 std::string Encode(VImage image, const RenderOptions& options) {
   switch (options.format) {
     case PreviewFormat::kWebp:
-      return DropWebpMetadata(TakeBlob(image.webpsave_buffer(VImage::option()
-                                                                 ->set("Q", options.quality)
-                                                                 ->set("effort", options.webp_effort)
-                                                                 ->set("strip", true))));
+      return DropWebpMetadata(
+          TakeBlob(image.webpsave_buffer(VImage::option()
+                                             ->set("Q", options.quality)
+                                             ->set("effort", options.webp_effort)
+                                             ->set("strip", true))));
     case PreviewFormat::kJpeg:
       if (image.has_alpha()) {
-        image = image.flatten(VImage::option()->set("background", std::vector<double>{255}));
+        image =
+            image.flatten(VImage::option()->set("background", std::vector<double>{255}));
       }
       return TakeBlob(image.jpegsave_buffer(
           VImage::option()->set("Q", options.quality)->set("strip", true)));
@@ -182,13 +185,91 @@ std::string Encode(VImage image, const RenderOptions& options) {
   throw vips::VError("unknown preview format");
 }
 
-Preview MakePreview(Rendition rendition, const VImage& image, const RenderOptions& options) {
+int Pages(const VImage& image) {
+  return image.height() / vips_image_get_page_height(image.get_image());
+}
+
+// `keep` of the animation's frames, evenly spaced; each kept frame shows for
+// the frames it stands for, so the animation plays as long as before.
+VImage KeepFrames(const VImage& image, int keep) {
+  const int page_height = vips_image_get_page_height(image.get_image());
+  const int pages = Pages(image);
+  std::vector<int> delays =
+      image.get_typeof("delay") != 0 ? image.get_array_int("delay") : std::vector<int>();
+  delays.resize(pages, 100);  // a missing delay plays as GIF's usual 1/10 s
+  std::vector<VImage> frames;
+  std::vector<int> merged;
+  for (int j = 0; j < keep; ++j) {
+    const int first = j * pages / keep;
+    const int next = (j + 1) * pages / keep;
+    frames.push_back(image.crop(0, first * page_height, image.width(), page_height));
+    int delay = 0;
+    for (int i = first; i < next; ++i) delay += delays[i];
+    merged.push_back(delay);
+  }
+  VImage out =
+      VImage::arrayjoin(frames, VImage::option()->set("across", 1)).copy_memory();
+  out.set("page-height", page_height);
+  out.set("delay", merged);
+  if (image.get_typeof("loop") != 0) out.set("loop", image.get_int("loop"));
+  return out;
+}
+
+bool Lossy(PreviewFormat format) {
+  return format == PreviewFormat::kWebp || format == PreviewFormat::kJpeg;
+}
+
+// Encodes `image` in at most `budget` bytes: as it is; then an animation
+// with fewer frames (down to 2, so it still moves) or a still image at a
+// lower quality; then smaller, each step sized from how far the last one
+// missed. Sets `*shown` to the image that was encoded.
+std::string EncodeWithin(const VImage& image, const RenderOptions& options,
+                         uint64_t budget, VImage* shown) {
+  *shown = image;
+  std::string bytes = Encode(image, options);
+  if (bytes.size() <= budget) return bytes;
+  // Aim a little under the bound: sizes do not scale exactly.
+  auto ratio = [&] { return 0.85 * double(budget) / double(bytes.size()); };
+  const int pages = Pages(image);
+  if (pages > 2) {
+    const int keep = std::clamp(static_cast<int>(pages * ratio()), 2, pages - 1);
+    *shown = KeepFrames(image, keep);
+    bytes = Encode(*shown, options);
+  } else if (pages == 1 && Lossy(options.format)) {
+    for (int quality : {60, 40}) {
+      if (quality >= options.quality) continue;
+      RenderOptions lower = options;
+      lower.quality = quality;
+      bytes = Encode(image, lower);
+      if (bytes.size() <= budget) return bytes;
+    }
+  }
+  for (int attempt = 0; attempt < 8 && bytes.size() > budget; ++attempt) {
+    const int page_height = vips_image_get_page_height(shown->get_image());
+    const int longest = std::max(shown->width(), page_height);
+    if (longest <= 16) break;
+    const int box = std::max(16, static_cast<int>(longest * std::sqrt(ratio())));
+    *shown = FitBox(*shown, std::min(box, longest - 1)).copy_memory();
+    bytes = Encode(*shown, options);
+  }
+  if (bytes.size() > budget) {
+    // Can't happen with --max-preview-bytes at its minimum (64 KiB): 16 px fit.
+    throw vips::VError("a preview could not be made small enough for its byte bound");
+  }
+  return bytes;
+}
+
+Preview MakePreview(Rendition rendition, const VImage& image,
+                    const RenderOptions& options, uint64_t budget) {
   Preview preview;
   preview.rendition = rendition;
   preview.mime_type = std::string(PreviewMime(options.format));
-  preview.width = image.width();
-  preview.height = vips_image_get_page_height(image.get_image());
-  preview.data = std::make_shared<const std::string>(Encode(image, options));
+  VImage shown;
+  preview.data =
+      std::make_shared<const std::string>(EncodeWithin(image, options, budget, &shown));
+  preview.width = shown.width();
+  preview.height = vips_image_get_page_height(shown.get_image());
+  preview.sha256 = Sha256Hex(*preview.data);
   return preview;
 }
 
@@ -213,8 +294,12 @@ absl::Status RenderWithVips(std::string_view bytes, const ImageHeader& header,
   out.height = header.height;
   if (orientation >= 5 && orientation <= 8) std::swap(out.width, out.height);
   out.frame_count = header.frame_count;
-  out.display = MakePreview(Rendition::kDisplay, Strip(display), options);
-  out.thumbnail = MakePreview(Rendition::kThumbnail, Strip(thumbnail), options);
+  const uint64_t display_budget = options.max_preview_bytes;
+  const uint64_t thumbnail_budget =
+      std::min(options.max_preview_bytes, kEventPreviewBudget - display_budget);
+  out.display = MakePreview(Rendition::kDisplay, Strip(display), options, display_budget);
+  out.thumbnail =
+      MakePreview(Rendition::kThumbnail, Strip(thumbnail), options, thumbnail_budget);
   return absl::OkStatus();
 }
 
@@ -223,19 +308,23 @@ absl::Status RenderWithVips(std::string_view bytes, const ImageHeader& header,
 absl::StatusOr<Renditions> VipsRenderer::Render(std::string_view bytes,
                                                 const ImageHeader& header) {
   Renditions renditions;
-  absl::Status status = CallVips(
-      [&] { return RenderWithVips(bytes, header, options_, renditions); },
-      FileTypeMime(header.type));
+  absl::Status status =
+      CallVips([&] { return RenderWithVips(bytes, header, options_, renditions); },
+               FileTypeMime(header.type));
   if (!status.ok()) return status;
   return renditions;
 }
 
 std::string_view PreviewMime(PreviewFormat format) {
   switch (format) {
-    case PreviewFormat::kWebp: return "image/webp";
-    case PreviewFormat::kJpeg: return "image/jpeg";
-    case PreviewFormat::kPng: return "image/png";
-    case PreviewFormat::kGif: return "image/gif";
+    case PreviewFormat::kWebp:
+      return "image/webp";
+    case PreviewFormat::kJpeg:
+      return "image/jpeg";
+    case PreviewFormat::kPng:
+      return "image/png";
+    case PreviewFormat::kGif:
+      return "image/gif";
   }
   return "application/octet-stream";
 }

@@ -8,255 +8,266 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "docshare/internal/render_worker.pb.h"
 #include "service/common/reject.h"
+#include "service/pipeline/render.h"
+#include "service/pipeline/sha256.h"
+#include "service/pipeline/worker_reply.h"
 
 namespace docshare {
 namespace {
 
-constexpr char kInit = 'I';
-constexpr char kReady = 'R';
-constexpr char kRequest = 'Q';
-constexpr char kRenditions = 'K';
-constexpr char kError = 'E';
+namespace wire = ::docshare::internal;
 
-// Appends little-endian fields to a payload.
-class Writer {
- public:
-  void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void U32(uint32_t v) {
-    for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>(v >> (8 * i)));
-  }
-  void U64(uint64_t v) {
-    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>(v >> (8 * i)));
-  }
-  void I32(int v) { U32(static_cast<uint32_t>(v)); }
-  void Str(std::string_view s) {
-    U32(static_cast<uint32_t>(s.size()));
-    out_.append(s);
-  }
-  // The whole frame: length prefix, then the payload, plus `extra` bytes the
-  // caller sends after it.
-  std::string Frame(size_t extra = 0) && {
-    Writer frame;
-    frame.U32(static_cast<uint32_t>(out_.size() + extra));
-    return std::move(frame.out_) + out_;
-  }
+// Header messages are small; anything larger is garbage.
+constexpr uint32_t kMaxHeaderBytes = 64 * 1024;
 
- private:
-  std::string out_;
-};
-
-// Reads little-endian fields; the first short read poisons it for good.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool ok() const { return ok_; }
-  bool done() const { return ok_ && in_.empty(); }
-  std::string_view Rest() {
-    std::string_view rest = in_;
-    in_ = {};
-    return rest;
-  }
-  uint8_t U8() { return static_cast<uint8_t>(Take(1)[0]); }
-  uint32_t U32() { return static_cast<uint32_t>(Le(4)); }
-  uint64_t U64() { return Le(8); }
-  int I32() { return static_cast<int32_t>(U32()); }
-  std::string_view Str() {
-    const uint32_t size = U32();
-    if (!ok_ || size > in_.size()) {
-      ok_ = false;
-      return {};
-    }
-    std::string_view s = in_.substr(0, size);
-    in_.remove_prefix(size);
-    return s;
-  }
-
- private:
-  std::string_view Take(size_t n) {
-    static constexpr char kZeros[8] = {};
-    if (!ok_ || n > in_.size()) {
-      ok_ = false;
-      return {kZeros, n};
-    }
-    std::string_view s = in_.substr(0, n);
-    in_.remove_prefix(n);
-    return s;
-  }
-  uint64_t Le(size_t n) {
-    std::string_view b = Take(n);
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; ++i) v |= uint64_t{static_cast<uint8_t>(b[i])} << (8 * i);
-    return v;
-  }
-
-  std::string_view in_;
-  bool ok_ = true;
-};
-
-absl::Status Malformed(std::string_view what) {
-  return absl::DataLossError(std::string("malformed render worker frame: ") + std::string(what));
+void PutLe32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
 }
 
-bool ValidFileType(uint8_t v) { return v >= 1 && v <= static_cast<uint8_t>(FileType::kGif); }
-bool ValidFormat(uint8_t v) { return v <= static_cast<uint8_t>(PreviewFormat::kGif); }
-bool ValidReason(uint8_t v) { return v <= static_cast<uint8_t>(RejectReason::kCorruptImage); }
-bool ValidRendition(uint8_t v) { return v <= static_cast<uint8_t>(Rendition::kDisplay); }
+uint32_t Le32(std::string_view b) {
+  uint32_t v = 0;
+  for (size_t i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(b[i])} << (8 * i);
+  return v;
+}
+
+// The frame prefix, the header length and the header; `tail` raw bytes
+// belong to the frame and follow.
+std::string FrameHead(const google::protobuf::MessageLite& header, size_t tail) {
+  const std::string encoded = header.SerializeAsString();
+  std::string out;
+  out.reserve(8 + encoded.size());
+  PutLe32(out, static_cast<uint32_t>(4 + encoded.size() + tail));
+  PutLe32(out, static_cast<uint32_t>(encoded.size()));
+  return out + encoded;
+}
+
+absl::Status Malformed(std::string_view what) {
+  return absl::DataLossError(
+      absl::StrCat("malformed render worker frame: ", std::string(what)));
+}
+
+// Splits a payload into its header message and the raw bytes after it.
+template <typename Message>
+absl::StatusOr<std::string_view> ParseHead(std::string_view payload, Message& header) {
+  if (payload.size() < 4) return Malformed("no header length");
+  const uint32_t size = Le32(payload);
+  payload.remove_prefix(4);
+  if (size > kMaxHeaderBytes || size > payload.size()) {
+    return Malformed("a header longer than its frame");
+  }
+  if (!header.ParseFromArray(payload.data(), static_cast<int>(size))) {
+    return Malformed("an unparsable header");
+  }
+  return payload.substr(size);
+}
+
 // A size an image or preview can have (libvips' own limit is 10M per edge).
 bool ValidEdge(int v) { return v >= 0 && v <= 10'000'000; }
 
-void PutPreview(Writer& w, const Preview& p) {
-  w.U8(static_cast<uint8_t>(p.rendition));
-  w.Str(p.mime_type);
-  w.I32(p.width);
-  w.I32(p.height);
-  w.Str(p.data ? std::string_view(*p.data) : std::string_view());
+wire::ImageType ToWire(FileType t) { return static_cast<wire::ImageType>(t); }
+wire::PreviewFormat ToWire(PreviewFormat f) {
+  return static_cast<wire::PreviewFormat>(static_cast<int>(f) + 1);
+}
+wire::Rendition ToWire(Rendition r) {
+  return static_cast<wire::Rendition>(static_cast<int>(r) + 1);
 }
 
-bool GetPreview(Reader& r, Preview& p) {
-  const uint8_t rendition = r.U8();
-  const std::string_view mime = r.Str();
-  p.width = r.I32();
-  p.height = r.I32();
-  const std::string_view data = r.Str();
-  if (!r.ok() || !ValidRendition(rendition) || !ValidEdge(p.width) || !ValidEdge(p.height) ||
-      mime.size() > 64) {
-    return false;
+std::optional<FileType> FromWire(wire::ImageType t) {
+  if (t < wire::IMAGE_TYPE_JPEG || t > wire::IMAGE_TYPE_GIF) return std::nullopt;
+  return static_cast<FileType>(t);
+}
+std::optional<PreviewFormat> FromWire(wire::PreviewFormat f) {
+  if (f < wire::PREVIEW_FORMAT_WEBP || f > wire::PREVIEW_FORMAT_GIF) return std::nullopt;
+  return static_cast<PreviewFormat>(static_cast<int>(f) - 1);
+}
+std::optional<Rendition> FromWire(wire::Rendition r) {
+  if (r < wire::RENDITION_THUMBNAIL || r > wire::RENDITION_DISPLAY) return std::nullopt;
+  return static_cast<Rendition>(static_cast<int>(r) - 1);
+}
+
+void PutPreview(const Preview& p, wire::Preview& out) {
+  out.set_rendition(ToWire(p.rendition));
+  out.set_mime_type(p.mime_type);
+  out.set_width(p.width);
+  out.set_height(p.height);
+  out.set_data_bytes(p.data ? p.data->size() : 0);
+}
+
+// Takes the preview's bytes off the front of `tail`.
+absl::StatusOr<Preview> GetPreview(const wire::Preview& in, std::string_view& tail) {
+  const std::optional<Rendition> rendition = FromWire(in.rendition());
+  if (!rendition || !ValidEdge(in.width()) || !ValidEdge(in.height())) {
+    return Malformed("preview fields out of range");
   }
-  p.rendition = static_cast<Rendition>(rendition);
-  p.mime_type = std::string(mime);
-  p.data = std::make_shared<const std::string>(data);
-  return true;
+  if (in.data_bytes() > tail.size()) return Malformed("preview bytes cut short");
+  Preview p;
+  p.rendition = *rendition;
+  p.mime_type = in.mime_type();
+  p.width = in.width();
+  p.height = in.height();
+  p.data = std::make_shared<const std::string>(tail.substr(0, in.data_bytes()));
+  tail.remove_prefix(in.data_bytes());
+  // Computed here, never taken from the worker: the ETag and the digest
+  // clients check must be of the bytes the server holds.
+  p.sha256 = Sha256Hex(*p.data);
+  return p;
 }
 
 }  // namespace
 
 std::string EncodeInit(const WorkerInit& init) {
-  Writer w;
-  w.U8(kInit);
-  w.I32(init.options.display_size);
-  w.I32(init.options.thumbnail_size);
-  w.U8(static_cast<uint8_t>(init.options.format));
-  w.I32(init.options.quality);
-  w.I32(init.options.webp_effort);
-  w.U64(init.memory_limit);
-  return std::move(w).Frame();
+  wire::ToWorker message;
+  wire::WorkerInit& out = *message.mutable_init();
+  out.set_display_size(init.options.display_size);
+  out.set_thumbnail_size(init.options.thumbnail_size);
+  out.set_format(ToWire(init.options.format));
+  out.set_quality(init.options.quality);
+  out.set_webp_effort(init.options.webp_effort);
+  out.set_memory_limit(init.memory_limit);
+  out.set_cpu_seconds(init.cpu_seconds);
+  out.set_max_preview_bytes(init.options.max_preview_bytes);
+  return FrameHead(message, 0);
 }
 
 absl::StatusOr<WorkerInit> DecodeInit(std::string_view payload) {
-  Reader r(payload);
-  WorkerInit init;
-  const uint8_t kind = r.U8();
-  init.options.display_size = r.I32();
-  init.options.thumbnail_size = r.I32();
-  const uint8_t format = r.U8();
-  init.options.quality = r.I32();
-  init.options.webp_effort = r.I32();
-  init.memory_limit = r.U64();
-  if (!r.done() || kind != kInit) return Malformed("init");
-  if (!ValidFormat(format) || !ValidEdge(init.options.display_size) ||
-      !ValidEdge(init.options.thumbnail_size)) {
-    return Malformed("init options");
+  wire::ToWorker message;
+  absl::StatusOr<std::string_view> tail = ParseHead(payload, message);
+  if (!tail.ok()) return tail.status();
+  if (!tail->empty() || !message.has_init()) return Malformed("not an init");
+  const wire::WorkerInit& in = message.init();
+  const std::optional<PreviewFormat> format = FromWire(in.format());
+  if (!format || !ValidEdge(in.display_size()) || !ValidEdge(in.thumbnail_size()) ||
+      in.max_preview_bytes() > kEventPreviewBudget) {
+    return Malformed("init options out of range");
   }
-  init.options.format = static_cast<PreviewFormat>(format);
+  WorkerInit init;
+  init.options.display_size = in.display_size();
+  init.options.thumbnail_size = in.thumbnail_size();
+  init.options.format = *format;
+  init.options.quality = in.quality();
+  init.options.webp_effort = in.webp_effort();
+  init.options.max_preview_bytes = in.max_preview_bytes();
+  init.memory_limit = in.memory_limit();
+  init.cpu_seconds = in.cpu_seconds();
   return init;
 }
 
 std::string EncodeReady() {
-  Writer w;
-  w.U8(kReady);
-  return std::move(w).Frame();
+  wire::FromWorker message;
+  message.mutable_ready();
+  return FrameHead(message, 0);
 }
 
 absl::Status DecodeReady(std::string_view payload) {
-  if (payload.size() != 1 || payload[0] != kReady) return Malformed("ready");
+  wire::FromWorker message;
+  absl::StatusOr<std::string_view> tail = ParseHead(payload, message);
+  if (!tail.ok()) return tail.status();
+  if (!tail->empty() || !message.has_ready()) return Malformed("not a ready");
   return absl::OkStatus();
 }
 
 std::string EncodeRequestHead(const ImageHeader& header, size_t image_bytes) {
-  Writer w;
-  w.U8(kRequest);
-  w.U8(static_cast<uint8_t>(header.type));
-  w.I32(header.width);
-  w.I32(header.height);
-  w.I32(header.frame_count);
-  w.U64(header.bytes);
-  return std::move(w).Frame(image_bytes);
+  wire::ToWorker message;
+  wire::RenderRequest& out = *message.mutable_request();
+  out.set_type(ToWire(header.type));
+  out.set_width(header.width);
+  out.set_height(header.height);
+  out.set_frame_count(header.frame_count);
+  out.set_bytes(header.bytes);
+  out.set_image_bytes(image_bytes);
+  return FrameHead(message, image_bytes);
 }
 
 absl::StatusOr<RenderRequest> DecodeRequest(std::string_view payload) {
-  Reader r(payload);
-  RenderRequest request;
-  const uint8_t kind = r.U8();
-  const uint8_t type = r.U8();
-  request.header.width = r.I32();
-  request.header.height = r.I32();
-  request.header.frame_count = r.I32();
-  request.header.bytes = r.U64();
-  if (!r.ok() || kind != kRequest) return Malformed("request");
-  if (!ValidFileType(type) || !ValidEdge(request.header.width) ||
-      !ValidEdge(request.header.height) || request.header.frame_count < 1) {
-    return Malformed("request header");
+  wire::ToWorker message;
+  absl::StatusOr<std::string_view> tail = ParseHead(payload, message);
+  if (!tail.ok()) return tail.status();
+  if (!message.has_request()) return Malformed("not a request");
+  const wire::RenderRequest& in = message.request();
+  const std::optional<FileType> type = FromWire(in.type());
+  if (!type || !ValidEdge(in.width()) || !ValidEdge(in.height()) ||
+      in.frame_count() < 1 || in.image_bytes() != tail->size()) {
+    return Malformed("request header out of range");
   }
-  request.header.type = static_cast<FileType>(type);
-  request.bytes = r.Rest();
+  RenderRequest request;
+  request.header = {*type, in.width(), in.height(), in.frame_count(), in.bytes()};
+  request.bytes = *tail;
   return request;
 }
 
 std::string EncodeResponse(const absl::StatusOr<Renditions>& result) {
-  Writer w;
+  wire::FromWorker message;
   if (!result.ok()) {
     const absl::Status& s = result.status();
-    w.U8(kError);
-    w.U8(static_cast<uint8_t>(s.code()));
-    w.U8(static_cast<uint8_t>(GetRejectReason(s)));
-    w.Str(GetDetectedMime(s));
-    w.Str(std::string_view(s.message().data(), s.message().size()));
-    return std::move(w).Frame();
+    wire::Failure& out = *message.mutable_failure();
+    out.set_code(static_cast<int>(s.code()));
+    out.set_reason(static_cast<wire::RejectReason>(GetRejectReason(s)));
+    out.set_detected_mime(std::string(GetDetectedMime(s)));
+    out.set_message(std::string(s.message()));
+    return FrameHead(message, 0);
   }
-  w.U8(kRenditions);
-  w.I32(result->width);
-  w.I32(result->height);
-  w.I32(result->frame_count);
-  PutPreview(w, result->thumbnail);
-  PutPreview(w, result->display);
-  return std::move(w).Frame();
+  wire::Renditions& out = *message.mutable_renditions();
+  out.set_width(result->width);
+  out.set_height(result->height);
+  out.set_frame_count(result->frame_count);
+  PutPreview(result->thumbnail, *out.mutable_thumbnail());
+  PutPreview(result->display, *out.mutable_display());
+  size_t tail = 0;
+  for (const Preview* p : {&result->thumbnail, &result->display}) {
+    tail += p->data ? p->data->size() : 0;
+  }
+  std::string frame = FrameHead(message, tail);
+  frame.reserve(frame.size() + tail);
+  for (const Preview* p : {&result->thumbnail, &result->display}) {
+    if (p->data) frame += *p->data;
+  }
+  return frame;
 }
 
-absl::StatusOr<absl::StatusOr<Renditions>> DecodeResponse(std::string_view payload) {
-  Reader r(payload);
-  const uint8_t kind = r.U8();
-  if (kind == kError) {
-    const uint8_t code = r.U8();
-    const uint8_t reason = r.U8();
-    const std::string_view mime = r.Str();
-    const std::string_view message = r.Str();
-    if (!r.done()) return Malformed("error response");
-    if (code == 0 || code > static_cast<uint8_t>(absl::StatusCode::kUnauthenticated) ||
-        !ValidReason(reason) || mime.size() > 64) {
-      return Malformed("error response fields");
+absl::StatusOr<absl::StatusOr<Renditions>> DecodeResponse(std::string_view payload,
+                                                          const ImageHeader& header,
+                                                          const RenderOptions& options) {
+  wire::FromWorker message;
+  absl::StatusOr<std::string_view> tail = ParseHead(payload, message);
+  if (!tail.ok()) return tail.status();
+  if (message.has_failure()) {
+    if (!tail->empty()) return Malformed("bytes after a failure");
+    const wire::Failure& in = message.failure();
+    if (in.reason() < wire::REJECT_REASON_UNSPECIFIED ||
+        in.reason() > wire::REJECT_REASON_CORRUPT_IMAGE) {
+      return Malformed("an unknown reject reason");
     }
-    if (reason != static_cast<uint8_t>(RejectReason::kNone)) {
-      return absl::StatusOr<Renditions>(
-          Reject(static_cast<RejectReason>(reason), mime, message));
+    absl::Status failure;
+    if (absl::Status s =
+            CheckWorkerFailure(in.code(), static_cast<RejectReason>(in.reason()),
+                               in.detected_mime(), in.message(), header, failure);
+        !s.ok()) {
+      return s;
     }
-    return absl::StatusOr<Renditions>(
-        absl::Status(static_cast<absl::StatusCode>(code), std::string(message)));
+    return absl::StatusOr<Renditions>(std::move(failure));
   }
+  if (!message.has_renditions()) return Malformed("neither renditions nor a failure");
+  const wire::Renditions& in = message.renditions();
   Renditions out;
-  out.width = r.I32();
-  out.height = r.I32();
-  out.frame_count = r.I32();
-  if (!r.ok() || kind != kRenditions) return Malformed("response");
-  if (!GetPreview(r, out.thumbnail) || !GetPreview(r, out.display) || !r.done()) {
-    return Malformed("previews");
-  }
-  if (!ValidEdge(out.width) || !ValidEdge(out.height) || out.frame_count < 1) {
-    return Malformed("renditions");
-  }
+  out.width = in.width();
+  out.height = in.height();
+  out.frame_count = in.frame_count();
+  std::string_view rest = *tail;
+  absl::StatusOr<Preview> thumbnail = GetPreview(in.thumbnail(), rest);
+  if (!thumbnail.ok()) return thumbnail.status();
+  absl::StatusOr<Preview> display = GetPreview(in.display(), rest);
+  if (!display.ok()) return display.status();
+  if (!rest.empty()) return Malformed("bytes after the previews");
+  out.thumbnail = *std::move(thumbnail);
+  out.display = *std::move(display);
+  if (absl::Status s = CheckWorkerRenditions(out, header, options); !s.ok()) return s;
   return absl::StatusOr<Renditions>(std::move(out));
 }
 
@@ -276,8 +287,10 @@ absl::Status Await(int fd, short events, absl::Time deadline) {
     int timeout_ms = -1;
     if (deadline != absl::InfiniteFuture()) {
       const absl::Duration left = deadline - absl::Now();
-      if (left <= absl::ZeroDuration()) return absl::DeadlineExceededError("render worker timed out");
-      timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))));
+      if (left <= absl::ZeroDuration())
+        return absl::DeadlineExceededError("render worker timed out");
+      timeout_ms = static_cast<int>(
+          absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))));
     }
     pollfd p{fd, events, 0};
     const int n = poll(&p, 1, timeout_ms);
@@ -311,10 +324,13 @@ absl::StatusOr<std::string> ReadFrame(int fd, absl::Time deadline, uint32_t max_
   char prefix[kFrameLengthBytes];
   if (absl::Status s = ReadExact(fd, prefix, sizeof prefix, deadline); !s.ok()) return s;
   const uint32_t size = DecodeFrameLength(prefix);
-  if (size > max_bytes) return Malformed("frame too large");
+  if (size > max_bytes) {
+    return absl::ResourceExhaustedError("render worker frame over the size limit");
+  }
   std::string payload(size, '\0');
   if (absl::Status s = ReadExact(fd, payload.data(), size, deadline); !s.ok()) {
-    if (absl::IsUnavailable(s)) return absl::DataLossError("render worker frame cut short");
+    if (absl::IsUnavailable(s))
+      return absl::DataLossError("render worker frame cut short");
     return s;
   }
   return payload;

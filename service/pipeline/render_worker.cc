@@ -1,25 +1,49 @@
 #include "service/pipeline/render_worker.h"
 
+#include <glib.h>
 #include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <chrono>
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "service/pipeline/render_wire.h"
 #include "service/pipeline/vips_boundary.h"
+#include "service/pipeline/worker_sandbox.h"
 
 namespace docshare {
 namespace {
 
+// The worker's log: lines on stderr (a pipe to the server, which logs each
+// as JSON with the worker's pid and the document it renders), led by their
+// level (IsolatedRenderer's SplitLevel).
+void Say(std::string_view level, std::string_view text) {
+  std::string line = absl::StrCat(std::string(level), " ", std::string(text));
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  line += '\n';
+  (void)!write(STDERR_FILENO, line.data(), line.size());
+}
+
 int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "docshare-render-worker[%d]: %s\n", static_cast<int>(getpid()),
-               std::string(status.message()).c_str());
+  Say("error", std::string(status.message()));
   return 1;
+}
+
+void LogGLib(const gchar* domain, GLogLevelFlags flags, const gchar* message, gpointer) {
+  // GLib's info and debug (libvips' start-up chatter) stay in the worker,
+  // as GLib's default handler keeps them without G_MESSAGES_DEBUG.
+  if ((flags & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) != 0) return;
+  const bool warning =
+      (flags & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) != 0;
+  Say(warning ? "warn" : "debug", absl::StrCat(domain != nullptr ? domain : "GLib", ": ",
+                                               message != nullptr ? message : ""));
 }
 
 // Bytes of address space mapped now (VmSize): libvips and its libraries
@@ -35,7 +59,8 @@ absl::Status LimitAddressSpace(uint64_t render_bytes) {
   if (render_bytes == 0) return absl::OkStatus();
   const rlim_t limit = MappedBytes() + render_bytes;
   const rlimit rl{limit, limit};
-  if (setrlimit(RLIMIT_AS, &rl) != 0) return absl::InternalError("setrlimit(RLIMIT_AS) failed");
+  if (setrlimit(RLIMIT_AS, &rl) != 0)
+    return absl::InternalError("setrlimit(RLIMIT_AS) failed");
   return absl::OkStatus();
 }
 
@@ -53,7 +78,7 @@ void ExitWithTheServer() {
 
 }  // namespace
 
-absl::Status ServeRenderRequests(int fd, Renderer& renderer) {
+absl::Status ServeRenderRequests(int fd, Renderer& renderer, uint32_t cpu_seconds) {
   for (;;) {
     absl::StatusOr<std::string> frame =
         ReadFrame(fd, absl::InfiniteFuture(), kMaxRequestFrameBytes);
@@ -61,7 +86,9 @@ absl::Status ServeRenderRequests(int fd, Renderer& renderer) {
     if (!frame.ok()) return frame.status();
     absl::StatusOr<RenderRequest> request = DecodeRequest(*frame);
     if (!request.ok()) return request.status();
-    const std::string response = EncodeResponse(renderer.Render(request->bytes, request->header));
+    if (absl::Status s = LimitCpuForNextRender(cpu_seconds); !s.ok()) return s;
+    const std::string response =
+        EncodeResponse(renderer.Render(request->bytes, request->header));
     frame->clear();
     frame->shrink_to_fit();  // the upload's memory back before the next one
     if (absl::Status s = WriteParts(fd, {response}, absl::InfiniteFuture()); !s.ok()) {
@@ -79,7 +106,10 @@ int RenderWorkerMain(int argc, char** argv, const RendererFactory& make_renderer
   // One arena: per-thread arenas reserve 64 MB of address space each, which
   // RLIMIT_AS would count against the render.
   mallopt(M_ARENA_MAX, 1);
-  if (absl::Status vips = InitVips(argc > 0 ? argv[0] : "docshare-render-worker"); !vips.ok()) {
+  // libvips' and GLib's warnings as the worker's log lines, not raw text.
+  g_log_set_default_handler(LogGLib, nullptr);
+  if (absl::Status vips = InitVips(argc > 0 ? argv[0] : "docshare-render-worker");
+      !vips.ok()) {
     return Fail(vips);
   }
   absl::StatusOr<std::string> frame =
@@ -89,11 +119,16 @@ int RenderWorkerMain(int argc, char** argv, const RendererFactory& make_renderer
   if (!init.ok()) return Fail(init.status());
   std::unique_ptr<Renderer> renderer = make_renderer(init->options);
   if (absl::Status s = LimitAddressSpace(init->memory_limit); !s.ok()) return Fail(s);
-  if (absl::Status s = WriteParts(kRenderWorkerFd, {EncodeReady()}, absl::InfiniteFuture());
+  // From here on, code a hostile file got running finds no way out.
+  if (absl::Status s = EnterWorkerSandbox(); !s.ok()) return Fail(s);
+  if (absl::Status s =
+          WriteParts(kRenderWorkerFd, {EncodeReady()}, absl::InfiniteFuture());
       !s.ok()) {
     return Fail(s);
   }
-  if (absl::Status s = ServeRenderRequests(kRenderWorkerFd, *renderer); !s.ok()) return Fail(s);
+  if (absl::Status s = ServeRenderRequests(kRenderWorkerFd, *renderer, init->cpu_seconds);
+      !s.ok())
+    return Fail(s);
   return 0;
 }
 

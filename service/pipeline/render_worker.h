@@ -20,16 +20,19 @@ inline constexpr int kRenderWorkerFd = 3;
 using RendererFactory = std::function<std::unique_ptr<Renderer>(const RenderOptions&)>;
 
 // The worker's main: closes every other inherited fd, dies with the server
-// (a watchdog thread on getppid()), starts libvips, reads the Init frame, limits its
-// address space (RLIMIT_AS = what it maps after start-up + the init's
-// memory limit), answers Ready, then serves requests until the socket
+// (a watchdog thread on getppid()), routes GLib's log to its stderr as
+// "<level> <text>" lines (the server logs each as JSON), starts libvips,
+// reads the Init frame, limits its address space (RLIMIT_AS = what it maps
+// after start-up + the init's memory limit), enters its sandbox
+// (worker_sandbox.h), answers Ready, then serves requests until the socket
 // closes. Returns the process exit status. `make_renderer` is VipsRenderer's
 // constructor; tests wrap it.
 int RenderWorkerMain(int argc, char** argv, const RendererFactory& make_renderer);
 
-// The loop alone: one Response frame per Request frame on `fd`. Returns OK
-// when the server closes the socket, an error on a broken frame.
-absl::Status ServeRenderRequests(int fd, Renderer& renderer);
+// The loop alone: one Response frame per Request frame on `fd`, each render
+// under an RLIMIT_CPU of `cpu_seconds` more (0: none). Returns OK when the
+// server closes the socket, an error on a broken frame.
+absl::Status ServeRenderRequests(int fd, Renderer& renderer, uint32_t cpu_seconds);
 
 }  // namespace docshare
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "service/common/log.h"
 #include "service/common/reject.h"
 
 namespace docshare {
@@ -23,13 +24,14 @@ class MagicCookie {
   // skipped (decompressing, tar, CDF, ELF details, CSV, JSON):
   // the verdict and the MIME types it reports stay those of the magic
   // entries, and CheckFile gets faster.
-  static constexpr int kFlags = MAGIC_MIME_TYPE | MAGIC_ERROR | MAGIC_NO_CHECK_COMPRESS |
-                                MAGIC_NO_CHECK_TAR | MAGIC_NO_CHECK_CDF | MAGIC_NO_CHECK_ELF |
-                                MAGIC_NO_CHECK_CSV | MAGIC_NO_CHECK_JSON;
+  static constexpr int kFlags =
+      MAGIC_MIME_TYPE | MAGIC_ERROR | MAGIC_NO_CHECK_COMPRESS | MAGIC_NO_CHECK_TAR |
+      MAGIC_NO_CHECK_CDF | MAGIC_NO_CHECK_ELF | MAGIC_NO_CHECK_CSV | MAGIC_NO_CHECK_JSON;
   MagicCookie() : cookie_(magic_open(kFlags)) {
     if (cookie_ != nullptr && magic_load(cookie_, nullptr) != 0) {
-      std::fprintf(stderr, "docshare: magic_load failed: %s\n",
-                   magic_error(cookie_));
+      ProcessLogger().Log(
+          LogLevel::kError, "magic_load_failed",
+          {{"message", magic_error(cookie_) != nullptr ? magic_error(cookie_) : "?"}});
       magic_close(cookie_);
       cookie_ = nullptr;
     }
@@ -113,9 +115,9 @@ absl::StatusOr<SniffResult> Sniff(std::string_view head) {
                   "the file looks like a PNG but its signature is damaged");
   }
   if (result.type == FileType::kUnknown) {
-    return Reject(RejectReason::kUnsupportedType, result.mime,
-                  absl::StrCat(result.mime,
-                               " is not a supported type: share a JPEG, PNG or GIF"));
+    return Reject(
+        RejectReason::kUnsupportedType, result.mime,
+        absl::StrCat(result.mime, " is not a supported type: share a JPEG, PNG or GIF"));
   }
   return result;
 }

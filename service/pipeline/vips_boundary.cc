@@ -1,13 +1,12 @@
 #include "service/pipeline/vips_boundary.h"
 
-#include <vips/vips8>
-
-#include <cstdio>
 #include <exception>
 #include <mutex>
 #include <new>
 #include <string>
+#include <vips/vips8>
 
+#include "service/common/log.h"
 #include "service/common/reject.h"
 #include "service/common/types.h"
 
@@ -60,12 +59,39 @@ absl::Status InitVips(const char* argv0) {
   return status;
 }
 
+namespace {
+
+void LogToProcessLogger(const gchar* domain, GLogLevelFlags flags, const gchar* message,
+                        gpointer) {
+  // GLib's warnings and worse (VIPS-WARNING "not enough data", a libvips
+  // exception) are warnings of ours; its messages, info and debug are debug.
+  const bool warning =
+      (flags & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) != 0;
+  const std::string text = OneLine(message != nullptr ? message : "");
+  Logger& log = ProcessLogger();
+  const LogLevel level = warning ? LogLevel::kWarn : LogLevel::kDebug;
+  const std::string_view from = domain != nullptr ? domain : "GLib";
+  if (const std::string& document = CurrentLogDocument(); !document.empty()) {
+    log.Log(level, "glib",
+            {{"domain", from}, {"message", text}, {"document_id", document}});
+  } else {
+    log.Log(level, "glib", {{"domain", from}, {"message", text}});
+  }
+}
+
+}  // namespace
+
+void RouteGLibLog() { g_log_set_default_handler(LogToProcessLogger, nullptr); }
+
 absl::Status CallVips(const std::function<absl::Status()>& fn,
                       std::string_view detected_mime) {
   try {
     return fn();
   } catch (const vips::VError& e) {
-    std::fprintf(stderr, "docshare: libvips: %s\n", OneLine(e.what()).c_str());
+    // Through GLib's log like libvips' own warnings: the process' handler
+    // makes it a JSON line (the server's, RouteGLibLog; a worker's, its
+    // stderr to the server).
+    g_log("docshare", G_LOG_LEVEL_WARNING, "libvips: %s", OneLine(e.what()).c_str());
     vips_error_clear();
     return Reject(RejectReason::kCorruptImage, detected_mime,
                   "the image could not be decoded");

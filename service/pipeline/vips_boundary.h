@@ -16,9 +16,17 @@ namespace docshare {
 // operation cache.
 absl::Status InitVips(const char* argv0);
 
+// Sends GLib's log (libvips' VIPS-WARNING lines, GLib-CRITICAL, and the
+// libvips exception texts CallVips logs) to ProcessLogger() as JSON: warnings
+// and worse at warn, the rest at debug, with the document id of the share
+// the thread renders (ScopedLogDocument). For the server's main; a render
+// worker routes them to its stderr instead (render_worker.h).
+void RouteGLibLog();
+
 // Runs `fn`, turning a vips::VError into CORRUPT_IMAGE with a public message
 // (the libvips text goes to the log only) and any other exception into
-// INTERNAL. `detected_mime` goes into the rejection (docshare-detected-mime).
+// INTERNAL; the libvips text goes to GLib's log. `detected_mime` goes into the rejection
+// (docshare-detected-mime).
 absl::Status CallVips(const std::function<absl::Status()>& fn,
                       std::string_view detected_mime = "");
 

@@ -6,12 +6,15 @@
 // replicas.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "service/common/types.h"
 
@@ -36,10 +39,28 @@ struct SessionInfo {
 
 // Caps that protect the process's memory.
 struct SessionCaps {
-  int max_documents = 200;                        // per session
-  uint64_t max_session_bytes = 512ull << 20;      // previews per session
-  uint64_t max_retained_bytes = 1ull << 30;       // previews in all sessions
+  int max_documents = 200;                    // per session
+  uint64_t max_session_bytes = 512ull << 20;  // previews per session
+  uint64_t max_retained_bytes = 1ull << 30;   // previews in all sessions
 };
+
+// A session as GetSession shows it.
+struct SessionSnapshot {
+  SessionInfo info;
+  uint64_t last_sequence = 0;
+  struct Shared {
+    uint64_t sequence = 0;  // of its DocumentShared (preview URLs name it)
+    std::shared_ptr<const Document> document;
+  };
+  std::vector<Shared> documents;  // still shared (not withdrawn), in order
+  // Live subscriptions, all replicas together (Redis: as each replica last
+  // reported, at most 10 s old).
+  uint32_t watchers = 0;
+};
+
+// Called on every replica when a document is withdrawn, with the SHA-256s of
+// its previews, so caches of rendered previews drop them. Must not block.
+using PurgeListener = std::function<void(const std::vector<std::string>& preview_sha256)>;
 
 // A watcher. OnEvent is called in sequence order, from any thread, and must
 // not block (it queues and wakes its writer).
@@ -77,14 +98,16 @@ class Backplane {
   // Ends an active session: appends SessionEnded{reason}, tells watchers,
   // purges previews. Returns how many documents were purged.
   // NOT_FOUND unknown; FAILED_PRECONDITION already ended or expired.
-  virtual absl::StatusOr<uint32_t> End(std::string_view id,
-                                       std::string_view reason) = 0;
+  virtual absl::StatusOr<uint32_t> End(std::string_view id, std::string_view reason) = 0;
 
-  // Appends a DocumentShared with the next sequence number and fans it out.
+  // Appends a DocumentShared with the next sequence number and fans it out,
+  // if the session is still the start of `id` that minted `nonce`
+  // (compare-and-append: an upload authorized before the id was ended and
+  // started again never lands in the new session; FAILED_PRECONDITION).
   // NOT_FOUND / FAILED_PRECONDITION as End; per-session caps:
   // FAILED_PRECONDITION; the global retained-bytes cap: RESOURCE_EXHAUSTED.
   // The caps are checked before `document` is accepted.
-  virtual absl::StatusOr<EventPtr> Append(std::string_view id,
+  virtual absl::StatusOr<EventPtr> Append(std::string_view id, std::string_view nonce,
                                           std::shared_ptr<const Document> document) = 0;
 
   // Registers `subscriber` for live events and returns the logged events
@@ -100,12 +123,61 @@ class Backplane {
                                                uint64_t after_sequence,
                                                Subscriber* subscriber) = 0;
 
+  // Withdraws a document of an active session: its DocumentShared stays in
+  // the log (no gap) but without previews or filename, the preview bytes are
+  // released, DocumentWithdrawn{document_id, by} is appended and fanned out,
+  // and the purge listener hears of it on every replica. Only the role that
+  // shared it, or kAdmin: PERMISSION_DENIED. Already withdrawn: OK and
+  // nullptr (no second event). Unknown document: NOT_FOUND; session errors
+  // as End.
+  virtual absl::StatusOr<EventPtr> Withdraw(std::string_view id,
+                                            std::string_view document_id, Role by) = 0;
+
+  // Appends DocumentAcknowledged once per (document, role, acknowledgement);
+  // a repeat is OK and nullptr. Unknown document NOT_FOUND; a withdrawn one
+  // FAILED_PRECONDITION; session errors as End.
+  virtual absl::StatusOr<EventPtr> Acknowledge(std::string_view id,
+                                               std::string_view document_id, Role by,
+                                               Acknowledgement acknowledgement) = 0;
+
+  // The session's state, its last sequence, the documents still shared and
+  // the watcher count. NOT_FOUND as Get; an ended or expired session is a
+  // snapshot with no documents.
+  virtual absl::StatusOr<SessionSnapshot> Snapshot(std::string_view id) = 0;
+
+  // Set once, before the backplane serves.
+  void SetPurgeListener(PurgeListener listener) ABSL_LOCKS_EXCLUDED(purge_mu_) {
+    absl::MutexLock lock(&purge_mu_);
+    purge_ = std::move(listener);
+  }
+  // The document shared at `sequence` of the start `nonce` of `id`, previews
+  // included: what a preview URL names (an HTTP fetch, on any replica).
+  // NOT_FOUND: unknown id, another start, or no DocumentShared there;
+  // FAILED_PRECONDITION: ended or expired (its previews are purged).
+  virtual absl::StatusOr<std::shared_ptr<const Document>> ReadDocument(
+      std::string_view id, std::string_view nonce, uint64_t sequence) = 0;
+
   // Expires sessions whose TTL has passed (SessionEnded{"expired"}) and
   // forgets ids ended long enough ago. Called by a timer and by tests.
   virtual void ExpireDue() = 0;
 
   // Whether the backplane can serve (Redis reachable); memory: always.
   virtual bool Healthy() { return true; }
+
+ protected:
+  void NotifyPurge(const std::vector<std::string>& preview_sha256)
+      ABSL_LOCKS_EXCLUDED(purge_mu_) {
+    PurgeListener listener;
+    {
+      absl::MutexLock lock(&purge_mu_);
+      listener = purge_;
+    }
+    if (listener && !preview_sha256.empty()) listener(preview_sha256);
+  }
+
+ private:
+  absl::Mutex purge_mu_;
+  PurgeListener purge_ ABSL_GUARDED_BY(purge_mu_);
 };
 
 }  // namespace docshare

@@ -1,205 +1,163 @@
 #include "service/sessions/event_codec.h"
 
-#include <cstdint>
 #include <limits>
+#include <memory>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "docshare/internal/session_event.pb.h"
 #include "service/common/status_macros.h"
 
 namespace docshare {
 namespace {
 
-constexpr char kMagic = 'D';
-constexpr char kVersion = 1;
-constexpr uint8_t kShared = 1;
-constexpr uint8_t kEnded = 2;
-
-class Writer {
- public:
-  void Byte(uint8_t b) { out_.push_back(static_cast<char>(b)); }
-  void Unsigned(uint64_t v) {
-    while (v >= 0x80) {
-      Byte(static_cast<uint8_t>(v | 0x80));
-      v >>= 7;
-    }
-    Byte(static_cast<uint8_t>(v));
-  }
-  void Signed(int64_t v) {
-    Unsigned((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
-  }
-  void Bytes(std::string_view s) {
-    Unsigned(s.size());
-    out_.append(s);
-  }
-  void Time(absl::Time t) { Signed(absl::ToUnixMicros(t)); }
-  std::string Take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
+namespace pb = ::docshare::internal;
 
 absl::Status Malformed(std::string_view what) {
   return absl::InvalidArgumentError(
       absl::StrCat("malformed event encoding: ", std::string(what)));
 }
 
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
+// A domain enum from its number: 0..max, anything else is malformed.
+template <typename E>
+absl::StatusOr<E> EnumOf(int32_t value, E max, std::string_view what) {
+  if (value < 0 || value > static_cast<int32_t>(max)) {
+    return Malformed(absl::StrCat(std::string(what), " ", value, " out of range"));
+  }
+  return static_cast<E>(value);
+}
 
-  absl::StatusOr<uint8_t> Byte() {
-    if (in_.empty()) return Malformed("truncated");
-    const auto b = static_cast<uint8_t>(in_.front());
-    in_.remove_prefix(1);
-    return b;
-  }
-  absl::StatusOr<uint64_t> Unsigned() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      ASSIGN_OR_RETURN(uint8_t b, Byte());
-      if (shift == 63 && b > 1) return Malformed("varint overflows 64 bits");
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return v;
-    }
-    return Malformed("varint longer than 10 bytes");
-  }
-  absl::StatusOr<int64_t> Signed() {
-    ASSIGN_OR_RETURN(uint64_t u, Unsigned());
-    return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
-  }
-  absl::StatusOr<int> Int() {
-    ASSIGN_OR_RETURN(int64_t v, Signed());
-    if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
-      return Malformed("integer out of range");
-    }
-    return static_cast<int>(v);
-  }
-  absl::StatusOr<bool> Bool() {
-    ASSIGN_OR_RETURN(uint8_t b, Byte());
-    if (b > 1) return Malformed("bad boolean");
-    return b == 1;
-  }
-  absl::StatusOr<std::string> Bytes() {
-    ASSIGN_OR_RETURN(uint64_t n, Unsigned());
-    if (n > in_.size()) return Malformed("string longer than the input");
-    std::string s(in_.substr(0, n));
-    in_.remove_prefix(n);
-    return s;
-  }
-  absl::StatusOr<absl::Time> Time() {
-    ASSIGN_OR_RETURN(int64_t micros, Signed());
-    return absl::FromUnixMicros(micros);
-  }
-  // An enum stored as one byte, accepted only up to `max`.
-  template <typename E>
-  absl::StatusOr<E> Enum(E max) {
-    ASSIGN_OR_RETURN(uint8_t b, Byte());
-    if (b > static_cast<uint8_t>(max)) return Malformed("enum out of range");
-    return static_cast<E>(b);
-  }
-  size_t left() const { return in_.size(); }
+absl::StatusOr<int> NonNegative(int32_t value, std::string_view what) {
+  if (value < 0) return Malformed(absl::StrCat("negative ", std::string(what)));
+  return value;
+}
 
- private:
-  std::string_view in_;
-};
-
-void EncodeDocument(const Document& d, Writer& w) {
-  w.Bytes(d.document_id);
-  w.Bytes(d.session_id);
-  w.Bytes(d.filename);
-  w.Byte(static_cast<uint8_t>(d.source_type));
-  w.Bytes(d.source_mime_type);
-  w.Signed(d.source_width);
-  w.Signed(d.source_height);
-  w.Signed(d.frame_count);
-  w.Unsigned(d.source_bytes);
-  w.Byte(static_cast<uint8_t>(d.shared_by));
-  w.Byte(d.declared_type_mismatch ? 1 : 0);
-  w.Time(d.shared_at);
-  w.Unsigned(d.previews.size());
-  for (const Preview& p : d.previews) {
-    w.Byte(static_cast<uint8_t>(p.rendition));
-    w.Bytes(p.mime_type);
-    w.Signed(p.width);
-    w.Signed(p.height);
-    w.Bytes(p.data ? std::string_view(*p.data) : std::string_view());
+void ToStored(const Document& doc, pb::StoredDocument* out) {
+  out->set_document_id(doc.document_id);
+  out->set_session_id(doc.session_id);
+  out->set_filename(doc.filename);
+  out->set_source_type(static_cast<int32_t>(doc.source_type));
+  out->set_source_mime_type(doc.source_mime_type);
+  out->set_source_width(doc.source_width);
+  out->set_source_height(doc.source_height);
+  out->set_frame_count(doc.frame_count);
+  out->set_source_bytes(doc.source_bytes);
+  out->set_shared_by(static_cast<int32_t>(doc.shared_by));
+  out->set_declared_type_mismatch(doc.declared_type_mismatch);
+  out->set_shared_at_unix_micros(absl::ToUnixMicros(doc.shared_at));
+  for (const Preview& p : doc.previews) {
+    pb::StoredPreview* stored = out->add_previews();
+    stored->set_rendition(static_cast<int32_t>(p.rendition));
+    stored->set_mime_type(p.mime_type);
+    stored->set_width(p.width);
+    stored->set_height(p.height);
+    if (p.data) stored->set_data(*p.data);
+    stored->set_sha256(p.sha256);
   }
 }
 
-absl::StatusOr<std::shared_ptr<const Document>> DecodeDocument(Reader& r) {
-  auto d = std::make_shared<Document>();
-  ASSIGN_OR_RETURN(d->document_id, r.Bytes());
-  ASSIGN_OR_RETURN(d->session_id, r.Bytes());
-  ASSIGN_OR_RETURN(d->filename, r.Bytes());
-  ASSIGN_OR_RETURN(d->source_type, r.Enum(FileType::kGif));
-  ASSIGN_OR_RETURN(d->source_mime_type, r.Bytes());
-  ASSIGN_OR_RETURN(d->source_width, r.Int());
-  ASSIGN_OR_RETURN(d->source_height, r.Int());
-  ASSIGN_OR_RETURN(d->frame_count, r.Int());
-  ASSIGN_OR_RETURN(d->source_bytes, r.Unsigned());
-  ASSIGN_OR_RETURN(d->shared_by, r.Enum(Role::kConsumer));
-  ASSIGN_OR_RETURN(d->declared_type_mismatch, r.Bool());
-  ASSIGN_OR_RETURN(d->shared_at, r.Time());
-  ASSIGN_OR_RETURN(uint64_t count, r.Unsigned());
-  // A preview takes at least 5 bytes: a count beyond that is a lie, and
-  // reserving for it could allocate without bound.
-  if (count > r.left() / 5) return Malformed("more previews than bytes");
-  d->previews.reserve(count);
-  for (uint64_t i = 0; i < count; ++i) {
+absl::StatusOr<std::shared_ptr<const Document>> FromStored(pb::StoredDocument& in) {
+  auto doc = std::make_shared<Document>();
+  doc->document_id = std::move(*in.mutable_document_id());
+  doc->session_id = std::move(*in.mutable_session_id());
+  doc->filename = std::move(*in.mutable_filename());
+  ASSIGN_OR_RETURN(doc->source_type,
+                   EnumOf(in.source_type(), FileType::kGif, "source_type"));
+  doc->source_mime_type = std::move(*in.mutable_source_mime_type());
+  ASSIGN_OR_RETURN(doc->source_width, NonNegative(in.source_width(), "source_width"));
+  ASSIGN_OR_RETURN(doc->source_height, NonNegative(in.source_height(), "source_height"));
+  ASSIGN_OR_RETURN(doc->frame_count, NonNegative(in.frame_count(), "frame_count"));
+  doc->source_bytes = in.source_bytes();
+  ASSIGN_OR_RETURN(doc->shared_by, EnumOf(in.shared_by(), Role::kConsumer, "shared_by"));
+  doc->declared_type_mismatch = in.declared_type_mismatch();
+  doc->shared_at = absl::FromUnixMicros(in.shared_at_unix_micros());
+  for (pb::StoredPreview& stored : *in.mutable_previews()) {
     Preview p;
-    ASSIGN_OR_RETURN(p.rendition, r.Enum(Rendition::kDisplay));
-    ASSIGN_OR_RETURN(p.mime_type, r.Bytes());
-    ASSIGN_OR_RETURN(p.width, r.Int());
-    ASSIGN_OR_RETURN(p.height, r.Int());
-    ASSIGN_OR_RETURN(std::string data, r.Bytes());
-    p.data = std::make_shared<const std::string>(std::move(data));
-    d->previews.push_back(std::move(p));
+    ASSIGN_OR_RETURN(p.rendition,
+                     EnumOf(stored.rendition(), Rendition::kDisplay, "rendition"));
+    p.mime_type = std::move(*stored.mutable_mime_type());
+    ASSIGN_OR_RETURN(p.width, NonNegative(stored.width(), "preview width"));
+    ASSIGN_OR_RETURN(p.height, NonNegative(stored.height(), "preview height"));
+    // Moved, not copied: the log, the hub and every watcher share it.
+    p.data = std::make_shared<const std::string>(std::move(*stored.mutable_data()));
+    p.sha256 = std::move(*stored.mutable_sha256());
+    doc->previews.push_back(std::move(p));
   }
-  return std::shared_ptr<const Document>(std::move(d));
+  return std::shared_ptr<const Document>(std::move(doc));
 }
 
 }  // namespace
 
 std::string EncodeEvent(const SessionEvent& event) {
-  Writer w;
-  w.Byte(kMagic);
-  w.Byte(kVersion);
-  w.Unsigned(event.sequence);
-  w.Time(event.time);
+  pb::StoredEvent stored;
+  stored.set_sequence(event.sequence);
+  stored.set_time_unix_micros(absl::ToUnixMicros(event.time));
   if (const auto* shared = std::get_if<DocumentShared>(&event.event)) {
-    w.Byte(kShared);
-    static const Document kEmpty;
-    EncodeDocument(shared->document ? *shared->document : kEmpty, w);
+    // An event without its document cannot be appended (NoDocumentToAppend).
+    if (shared->document) ToStored(*shared->document, stored.mutable_document_shared());
+  } else if (const auto* ended = std::get_if<SessionEnded>(&event.event)) {
+    stored.mutable_session_ended()->set_reason(ended->reason);
+  } else if (const auto* w = std::get_if<DocumentWithdrawn>(&event.event)) {
+    pb::StoredDocumentWithdrawn* out = stored.mutable_document_withdrawn();
+    out->set_document_id(w->document_id);
+    out->set_withdrawn_by(static_cast<int32_t>(w->withdrawn_by));
   } else {
-    w.Byte(kEnded);
-    w.Bytes(std::get<SessionEnded>(event.event).reason);
+    const auto& a = std::get<DocumentAcknowledged>(event.event);
+    pb::StoredDocumentAcknowledged* out = stored.mutable_document_acknowledged();
+    out->set_document_id(a.document_id);
+    out->set_acknowledged_by(static_cast<int32_t>(a.acknowledged_by));
+    out->set_acknowledgement(static_cast<int32_t>(a.acknowledgement));
   }
-  return w.Take();
+  return stored.SerializeAsString();
 }
 
 absl::StatusOr<SessionEvent> DecodeEvent(std::string_view bytes) {
-  Reader r(bytes);
-  ASSIGN_OR_RETURN(uint8_t magic, r.Byte());
-  ASSIGN_OR_RETURN(uint8_t version, r.Byte());
-  if (magic != kMagic || version != kVersion)
-    return Malformed("unknown magic or version");
-  SessionEvent event;
-  ASSIGN_OR_RETURN(event.sequence, r.Unsigned());
-  ASSIGN_OR_RETURN(event.time, r.Time());
-  ASSIGN_OR_RETURN(uint8_t kind, r.Byte());
-  if (kind == kShared) {
-    ASSIGN_OR_RETURN(std::shared_ptr<const Document> doc, DecodeDocument(r));
-    event.event = DocumentShared{std::move(doc)};
-  } else if (kind == kEnded) {
-    ASSIGN_OR_RETURN(std::string reason, r.Bytes());
-    event.event = SessionEnded{std::move(reason)};
-  } else {
-    return Malformed("unknown event kind");
+  pb::StoredEvent stored;
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !stored.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Malformed("not a StoredEvent");
   }
-  if (r.left() != 0) return Malformed("trailing bytes");
-  return event;
+  SessionEvent event;
+  event.sequence = stored.sequence();
+  event.time = absl::FromUnixMicros(stored.time_unix_micros());
+  switch (stored.event_case()) {
+    case pb::StoredEvent::kDocumentShared: {
+      ASSIGN_OR_RETURN(std::shared_ptr<const Document> doc,
+                       FromStored(*stored.mutable_document_shared()));
+      event.event = DocumentShared{std::move(doc)};
+      return event;
+    }
+    case pb::StoredEvent::kSessionEnded:
+      event.event =
+          SessionEnded{std::move(*stored.mutable_session_ended()->mutable_reason())};
+      return event;
+    case pb::StoredEvent::kDocumentWithdrawn: {
+      pb::StoredDocumentWithdrawn& in = *stored.mutable_document_withdrawn();
+      DocumentWithdrawn w;
+      w.document_id = std::move(*in.mutable_document_id());
+      ASSIGN_OR_RETURN(w.withdrawn_by,
+                       EnumOf(in.withdrawn_by(), Role::kAdmin, "withdrawn_by"));
+      event.event = std::move(w);
+      return event;
+    }
+    case pb::StoredEvent::kDocumentAcknowledged: {
+      pb::StoredDocumentAcknowledged& in = *stored.mutable_document_acknowledged();
+      DocumentAcknowledged a;
+      a.document_id = std::move(*in.mutable_document_id());
+      ASSIGN_OR_RETURN(a.acknowledged_by,
+                       EnumOf(in.acknowledged_by(), Role::kAdmin, "acknowledged_by"));
+      ASSIGN_OR_RETURN(
+          a.acknowledgement,
+          EnumOf(in.acknowledgement(), Acknowledgement::kClosed, "acknowledgement"));
+      event.event = std::move(a);
+      return event;
+    }
+    case pb::StoredEvent::EVENT_NOT_SET:
+      break;
+  }
+  return Malformed("an event of no kind");
 }
 
 }  // namespace docshare

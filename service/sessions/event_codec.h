@@ -1,20 +1,14 @@
 #ifndef DOCSHARE_SESSIONS_EVENT_CODEC_H_
 #define DOCSHARE_SESSIONS_EVENT_CODEC_H_
 
-// A compact, self-describing binary encoding of a SessionEvent for the Redis
-// backplane (the core links no protobuf). Layout, all integers as LEB128
-// varints (signed ones zigzagged), strings as a varint length then bytes:
+// A SessionEvent as the Redis store keeps it: docshare.internal.StoredEvent
+// (proto/docshare/internal/session_event.proto), serialized by protobuf. The
+// core links protobuf, never gRPC.
 //
-//   'D' 0x01 | sequence | time (unix micros) | kind (1 shared, 2 ended)
-//   ended:  reason
-//   shared: document_id session_id filename source_type source_mime_type
-//           source_width source_height frame_count source_bytes shared_by
-//           declared_type_mismatch shared_at previews-count
-//           { rendition mime_type width height data }*
-//
-// Decode accepts only what Encode produces: every length is checked against
-// the bytes left, every enum against its range, and trailing bytes are an
-// error. Garbage in is INVALID_ARGUMENT, never a crash or a huge allocation.
+// Decode accepts only what Encode can produce: unparsable bytes, an event
+// of no kind, an enum out of range or a negative size are
+// INVALID_ARGUMENT, never a crash. Protobuf bounds
+// every length by the input, so garbage never makes a huge allocation.
 
 #include <string>
 #include <string_view>

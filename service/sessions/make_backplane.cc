@@ -5,20 +5,39 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "service/common/build_features.h"
+#include "service/common/status_macros.h"
 #include "service/sessions/memory_backplane.h"
 
 namespace docshare {
 
 absl::StatusOr<RedisAddress> ParseRedisUrl(const std::string& url) {
-  constexpr std::string_view kScheme = "redis://";
   auto bad = [&](std::string_view why) {
+    // The URL may carry a password: name the option, not its value.
     return absl::InvalidArgumentError(
-        absl::StrCat("backplane \"", url, "\": ", std::string(why),
-                     " (expected redis://host[:port][/db])"));
+        absl::StrCat("backplane: ", std::string(why),
+                     " (expected redis[s]://[[user]:password@]host[:port][/db])"));
   };
-  if (url.rfind(kScheme, 0) != 0) return bad("not a redis:// URL");
-  std::string_view rest = std::string_view(url).substr(kScheme.size());
   RedisAddress address;
+  std::string_view rest = url;
+  if (rest.rfind("redis://", 0) == 0) {
+    rest.remove_prefix(8);
+  } else if (rest.rfind("rediss://", 0) == 0) {
+    rest.remove_prefix(9);
+    address.security.tls = true;
+  } else {
+    return bad("not a redis:// or rediss:// URL");
+  }
+  if (const size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    const std::string_view credentials = rest.substr(0, at);
+    const size_t colon = credentials.find(':');
+    if (colon == std::string_view::npos || colon + 1 == credentials.size()) {
+      return bad("credentials must be user:password or :password");
+    }
+    address.security.username = std::string(credentials.substr(0, colon));
+    address.security.password = std::string(credentials.substr(colon + 1));
+    rest = rest.substr(at + 1);
+  }
   if (const size_t slash = rest.find('/'); slash != std::string_view::npos) {
     const std::string db(rest.substr(slash + 1));
     if (!db.empty() && (!absl::SimpleAtoi(db, &address.db) || address.db < 0)) {
@@ -26,8 +45,6 @@ absl::StatusOr<RedisAddress> ParseRedisUrl(const std::string& url) {
     }
     rest = rest.substr(0, slash);
   }
-  if (rest.find('@') != std::string_view::npos)
-    return bad("credentials are not supported");
   if (const size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
     const std::string port(rest.substr(colon + 1));
     if (!absl::SimpleAtoi(port, &address.port) || address.port <= 0 ||
@@ -41,12 +58,50 @@ absl::StatusOr<RedisAddress> ParseRedisUrl(const std::string& url) {
   return address;
 }
 
+absl::StatusOr<RedisAddress> ParseRedisBackplane(const std::string& url,
+                                                 const RedisFiles& files) {
+  ASSIGN_OR_RETURN(RedisAddress address, ParseRedisUrl(url));
+  RedisSecurity& security = address.security;
+  security.ca_file = files.ca;
+  security.cert_file = files.cert;
+  security.key_file = files.key;
+  if (!security.tls && !(files.ca.empty() && files.cert.empty() && files.key.empty())) {
+    return absl::InvalidArgumentError(
+        "redis-ca: --redis-ca, --redis-cert and --redis-key need a rediss:// backplane");
+  }
+  if (files.cert.empty() != files.key.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(files.cert.empty() ? "redis-cert" : "redis-key",
+                     ": --redis-cert and --redis-key go together"));
+  }
+  if (security.tls && !kRedisTlsAvailable) {
+    return absl::InvalidArgumentError(
+        "backplane: rediss:// (TLS) needs hiredis with TLS (hiredis_ssl: Debian 13's "
+        "hiredis 1.2); this build's hiredis (Debian 12: 0.14) has none. Use redis:// on "
+        "a private network or a TLS sidecar (stunnel)");
+  }
+  if (!files.password_file.empty()) {
+    if (!security.password.empty()) {
+      return absl::InvalidArgumentError(
+          "redis-password-file: the backplane URL already carries a password");
+    }
+    absl::StatusOr<std::string> password = ReadRedisPassword(files.password_file);
+    if (!password.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("redis-password-file: ", password.status().message()));
+    }
+    security.password = *std::move(password);
+  }
+  return address;
+}
+
 absl::StatusOr<std::unique_ptr<Backplane>> MakeBackplane(const std::string& url,
                                                          const Clock& clock,
                                                          SessionCaps caps,
-                                                         Observer& observer) {
+                                                         Observer& observer,
+                                                         const RedisFiles& files) {
   if (url == "memory") return std::make_unique<MemoryBackplane>(clock, caps, observer);
-  absl::StatusOr<RedisAddress> address = ParseRedisUrl(url);
+  absl::StatusOr<RedisAddress> address = ParseRedisBackplane(url, files);
   if (!address.ok()) return address.status();
   return std::make_unique<RedisBackplane>(*std::move(address), clock, caps, observer);
 }

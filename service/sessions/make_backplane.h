@@ -12,9 +12,23 @@
 
 namespace docshare {
 
-// "redis://host[:port][/db]" (port 6379, db 0 by default). INVALID_ARGUMENT
-// names what is wrong.
+// "redis[s]://[[user]:password@]host[:port][/db]" (port 6379, db 0 by default;
+// rediss: TLS). INVALID_ARGUMENT names what is wrong, never the password.
 absl::StatusOr<RedisAddress> ParseRedisUrl(const std::string& url);
+
+// The Redis options beside the URL: --redis-ca, --redis-cert, --redis-key,
+// --redis-password-file.
+struct RedisFiles {
+  std::string ca;
+  std::string cert;
+  std::string key;
+  std::string password_file;
+};
+
+// The URL with those options applied (the password file read). Refuses
+// rediss:// in a build without TLS, with the reason, and TLS files without it.
+absl::StatusOr<RedisAddress> ParseRedisBackplane(const std::string& url,
+                                                 const RedisFiles& files);
 
 // --backplane: "memory", or a Redis URL. Never connects: a Redis backplane
 // starts unhealthy and connects in the background, so this fails only on a
@@ -22,7 +36,8 @@ absl::StatusOr<RedisAddress> ParseRedisUrl(const std::string& url);
 absl::StatusOr<std::unique_ptr<Backplane>> MakeBackplane(const std::string& url,
                                                          const Clock& clock,
                                                          SessionCaps caps,
-                                                         Observer& observer);
+                                                         Observer& observer,
+                                                         const RedisFiles& files = {});
 
 }  // namespace docshare
 

@@ -1,11 +1,13 @@
 #include "service/sessions/memory_backplane.h"
 
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <deque>
+#include <set>
+#include <thread>
+#include <tuple>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -14,6 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "service/auth/tokens.h"
 #include "service/common/status_macros.h"
+#include "service/sessions/errors.h"
+#include "service/sessions/watcher.h"
 
 namespace docshare {
 namespace {
@@ -28,24 +32,42 @@ std::string Name(std::string_view id) { return std::string(id); }
 
 // One subscriber's registration. The session holds it until the
 // subscription is cancelled; the subscription holds it for its lifetime, so
-// neither outlives the other's use of it.
+// neither outlives the other's use of it. One thread at a time offers to an
+// entry (the session's deliverer).
 struct MemoryBackplane::Entry {
   Entry(Subscriber* s, uint64_t first) : subscriber(s), first_live(first) {}
 
-  // Calls OnEvent unless the subscription was destroyed.
-  void Offer(const EventPtr& event) {
-    std::lock_guard lock(mu);
-    if (active) subscriber->OnEvent(event);
+  // Calls OnEvent, with no lock held, unless the subscription was destroyed.
+  void Offer(const EventPtr& event) ABSL_LOCKS_EXCLUDED(mu) {
+    {
+      absl::MutexLock lock(&mu);
+      if (!active) return;
+      delivering = std::this_thread::get_id();
+    }
+    subscriber->OnEvent(event);
+    absl::MutexLock lock(&mu);
+    delivering = std::thread::id();
+  }
+
+  // After this, OnEvent is never called again; a delivery in progress on
+  // another thread is waited for. From inside OnEvent (the subscriber drops
+  // its subscription as it is told something) there is nothing to wait for.
+  void Cancel() ABSL_LOCKS_EXCLUDED(mu) {
+    cancelled.store(true);
+    absl::MutexLock lock(&mu);
+    active = false;
+    if (delivering == std::this_thread::get_id()) return;
+    mu.Await(absl::Condition(
+        +[](std::thread::id* d) { return *d == std::thread::id(); }, &delivering));
   }
 
   Subscriber* const subscriber;
   // Events before this sequence were in the subscriber's replay.
   const uint64_t first_live;
-  // Held while OnEvent runs, so cancelling waits for a delivery in progress.
-  // Recursive: a subscriber whose wake drops the subscription on the same
-  // thread must not deadlock.
-  std::recursive_mutex mu;
-  bool active = true;  // guarded by mu
+  absl::Mutex mu;
+  bool active ABSL_GUARDED_BY(mu) = true;
+  // The thread inside OnEvent, if any.
+  std::thread::id delivering ABSL_GUARDED_BY(mu);
   // Set before taking mu: lets the session prune without touching mu.
   std::atomic<bool> cancelled{false};
 };
@@ -53,46 +75,34 @@ struct MemoryBackplane::Entry {
 class MemoryBackplane::LiveSubscription final : public Subscription {
  public:
   explicit LiveSubscription(std::shared_ptr<Entry> entry) : entry_(std::move(entry)) {}
-  ~LiveSubscription() override {
-    entry_->cancelled.store(true);
-    std::lock_guard lock(entry_->mu);
-    entry_->active = false;
-  }
+  ~LiveSubscription() override { entry_->Cancel(); }
 
  private:
   std::shared_ptr<Entry> entry_;
 };
 
 struct MemoryBackplane::Session {
+  explicit Session(SessionInfo started) : info(std::move(started)) {}
+
   // Whether the id answers NOT_FOUND by now (ended long enough ago).
-  bool Forgotten(absl::Time now) const {
+  bool Forgotten(absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu) {
     return info.state != SessionState::kActive && now >= forget_at;
   }
 
   // NOT_FOUND / FAILED_PRECONDITION unless the session takes new work.
-  absl::Status Usable(absl::Time now) const {
-    if (Forgotten(now))
-      return absl::NotFoundError(absl::StrCat("session ", info.id, " not found"));
-    switch (info.state) {
-      case SessionState::kActive:
-        return absl::OkStatus();
-      case SessionState::kEnded:
-        return absl::FailedPreconditionError(
-            absl::StrCat("session ", info.id, " has ended"));
-      case SessionState::kExpired:
-        return absl::FailedPreconditionError(
-            absl::StrCat("session ", info.id, " has expired"));
-    }
-    return absl::InternalError("unknown session state");
+  absl::Status Usable(absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    if (Forgotten(now)) return SessionNotFound(info.id);
+    if (info.state != SessionState::kActive) return SessionNotActive(info.id, info.state);
+    return absl::OkStatus();
   }
 
   // Hands undelivered events to subscribers in sequence order, with no lock
   // of the session held while a subscriber runs. One thread delivers at a
   // time; another that appends meanwhile leaves its event to that thread,
   // so an uploader never waits for a fan-out in progress.
-  void Deliver() {
-    std::unique_lock lock(mu);
-    if (delivering) return;
+  void Deliver() ABSL_LOCKS_EXCLUDED(mu) {
+    mu.Lock();
+    if (delivering) return mu.Unlock();
     delivering = true;
     while (!undelivered.empty()) {
       EventPtr event = std::move(undelivered.front());
@@ -103,12 +113,19 @@ struct MemoryBackplane::Session {
         if (event->sequence >= e->first_live) targets.push_back(e);
       }
       if (std::holds_alternative<SessionEnded>(event->event)) subscribers.clear();
-      lock.unlock();
+      mu.Unlock();
       for (const auto& e : targets) e->Offer(event);
-      lock.lock();
+      mu.Lock();
     }
     delivering = false;
+    mu.Unlock();
   }
+
+  // Both with mu held; return true when they appended an event that still
+  // has to be delivered.
+  bool ExpireIfDue(MemoryBackplane& bp, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  uint32_t End(MemoryBackplane& bp, std::string_view reason, SessionState state,
+               absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   // Calls Deliver when it goes out of scope; declared before the lock so it
   // runs after the lock is released.
@@ -121,16 +138,26 @@ struct MemoryBackplane::Session {
     Session& s_;
   };
 
-  std::mutex mu;
-  SessionInfo info;
-  std::vector<EventPtr> log;  // while active: sequences 1..last_sequence
-  uint64_t last_sequence = 0;
-  uint32_t documents = 0;
-  uint64_t bytes = 0;  // preview bytes held by the log
-  absl::Time forget_at = absl::InfiniteFuture();
-  std::vector<std::shared_ptr<Entry>> subscribers;
-  std::deque<EventPtr> undelivered;
-  bool delivering = false;
+  absl::Mutex mu;
+  SessionInfo info ABSL_GUARDED_BY(mu);
+  // While active: sequences 1..last_sequence.
+  std::vector<EventPtr> log ABSL_GUARDED_BY(mu);
+  uint64_t last_sequence ABSL_GUARDED_BY(mu) = 0;
+  uint32_t documents ABSL_GUARDED_BY(mu) = 0;
+  uint64_t bytes ABSL_GUARDED_BY(mu) = 0;  // preview bytes held by the log
+  absl::Time forget_at ABSL_GUARDED_BY(mu) = absl::InfiniteFuture();
+  // Each DocumentShared of the log by document id.
+  struct Shared {
+    uint64_t sequence = 0;
+    Role shared_by = Role::kUnknown;
+    bool withdrawn = false;
+  };
+  std::map<std::string, Shared, std::less<>> shared ABSL_GUARDED_BY(mu);
+  std::set<std::tuple<std::string, Role, Acknowledgement>> acknowledged
+      ABSL_GUARDED_BY(mu);
+  std::vector<std::shared_ptr<Entry>> subscribers ABSL_GUARDED_BY(mu);
+  std::deque<EventPtr> undelivered ABSL_GUARDED_BY(mu);
+  bool delivering ABSL_GUARDED_BY(mu) = false;
 };
 
 MemoryBackplane::MemoryBackplane(const Clock& clock, SessionCaps caps, Observer& observer)
@@ -140,49 +167,45 @@ MemoryBackplane::~MemoryBackplane() = default;
 
 absl::StatusOr<std::shared_ptr<MemoryBackplane::Session>> MemoryBackplane::Lookup(
     std::string_view id) const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = sessions_.find(id);
-  if (it == sessions_.end()) {
-    return absl::NotFoundError(absl::StrCat("session ", Name(id), " not found"));
-  }
+  if (it == sessions_.end()) return SessionNotFound(id);
   return it->second;
 }
 
-bool MemoryBackplane::ExpireIfDueLocked(Session& session, absl::Time now) {
-  if (session.info.state != SessionState::kActive || session.info.expires_at > now) {
-    return false;
-  }
-  EndLocked(session, "expired", SessionState::kExpired, now);
-  observer_.SessionExpired(session.info.id);
+bool MemoryBackplane::Session::ExpireIfDue(MemoryBackplane& bp, absl::Time now) {
+  if (info.state != SessionState::kActive || info.expires_at > now) return false;
+  End(bp, "expired", SessionState::kExpired, now);
+  bp.observer_.SessionExpired(info.id);
   return true;
 }
 
-uint32_t MemoryBackplane::EndLocked(Session& session, std::string_view reason,
-                                    SessionState state, absl::Time now) {
+uint32_t MemoryBackplane::Session::End(MemoryBackplane& bp, std::string_view reason,
+                                       SessionState state, absl::Time now) {
   auto ended = std::make_shared<SessionEvent>();
-  ended->sequence = ++session.last_sequence;
+  ended->sequence = ++last_sequence;
   ended->time = now;
   ended->event = SessionEnded{Name(reason)};
-  session.undelivered.push_back(std::move(ended));
+  undelivered.push_back(std::move(ended));
   // The previews go now; watchers still holding an event keep its bytes
   // alive only until they have written it.
-  session.log.clear();
-  session.log.shrink_to_fit();
-  ReleaseBytes(session.bytes);
-  session.bytes = 0;
-  session.info.state = state;
-  session.forget_at = now + session.info.ttl;
-  ChangeActive(-1);
-  return session.documents;
+  log.clear();
+  log.shrink_to_fit();
+  shared.clear();
+  acknowledged.clear();
+  bp.ReleaseBytes(bytes);
+  bytes = 0;
+  info.state = state;
+  forget_at = now + info.ttl;
+  bp.ChangeActive(-1);
+  return documents;
 }
 
 absl::Status MemoryBackplane::ReserveBytes(uint64_t bytes) {
-  std::lock_guard lock(stats_mu_);
+  absl::MutexLock lock(&stats_mu_);
   if (bytes >
       caps_.max_retained_bytes - std::min(retained_bytes_, caps_.max_retained_bytes)) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("the service already holds ", retained_bytes_, " preview bytes; ",
-                     bytes, " more would pass its cap of ", caps_.max_retained_bytes));
+    return RetainedBytesCap(retained_bytes_, bytes, caps_.max_retained_bytes);
   }
   retained_bytes_ += bytes;
   observer_.RetainedPreviewBytes(static_cast<int64_t>(retained_bytes_));
@@ -191,56 +214,56 @@ absl::Status MemoryBackplane::ReserveBytes(uint64_t bytes) {
 
 void MemoryBackplane::ReleaseBytes(uint64_t bytes) {
   if (bytes == 0) return;
-  std::lock_guard lock(stats_mu_);
+  absl::MutexLock lock(&stats_mu_);
+  if (bytes > retained_bytes_) {
+    observer_.SessionAnomaly("accounting_underflow",
+                             absl::StrCat("releasing ", bytes, " preview bytes of ",
+                                          retained_bytes_, " held"));
+  }
   retained_bytes_ -= std::min(bytes, retained_bytes_);
   observer_.RetainedPreviewBytes(static_cast<int64_t>(retained_bytes_));
 }
 
 void MemoryBackplane::ChangeActive(int64_t delta) {
-  std::lock_guard lock(stats_mu_);
+  absl::MutexLock lock(&stats_mu_);
   active_sessions_ += delta;
   observer_.SessionsActive(active_sessions_);
 }
 
 uint64_t MemoryBackplane::retained_bytes() const {
-  std::lock_guard lock(stats_mu_);
+  absl::MutexLock lock(&stats_mu_);
   return retained_bytes_;
 }
 
 absl::StatusOr<SessionInfo> MemoryBackplane::Start(const SessionSettings& settings) {
   if (settings.ttl <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("session ttl must be positive");
+    return NonPositiveTtl();
   }
   const absl::Time now = clock_.Now();
   std::shared_ptr<Session> previous;  // delivered its "expired" after the locks
   SessionInfo info;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = sessions_.find(settings.id);
     if (it != sessions_.end()) {
       Session& s = *it->second;
-      std::lock_guard session_lock(s.mu);
-      if (ExpireIfDueLocked(s, now)) previous = it->second;
+      absl::MutexLock session_lock(&s.mu);
+      if (s.ExpireIfDue(*this, now)) previous = it->second;
       if (s.info.state == SessionState::kActive) {
         if (s.info.ttl == settings.ttl &&
             s.info.consumer_may_share == settings.consumer_may_share) {
           return s.info;
         }
-        return absl::AlreadyExistsError(
-            absl::StrCat("session ", settings.id, " is active with other settings (ttl ",
-                         absl::FormatDuration(s.info.ttl), ", consumer_may_share ",
-                         s.info.consumer_may_share ? "true" : "false", ")"));
+        return SessionSettingsDiffer(settings.id, s.info.ttl, s.info.consumer_may_share);
       }
     }
-    auto fresh = std::make_shared<Session>();
-    fresh->info = SessionInfo{.id = settings.id,
-                              .nonce = NewNonce(),
-                              .ttl = settings.ttl,
-                              .consumer_may_share = settings.consumer_may_share,
-                              .expires_at = now + settings.ttl,
-                              .state = SessionState::kActive};
-    info = fresh->info;
-    sessions_.insert_or_assign(settings.id, std::move(fresh));
+    info = SessionInfo{.id = settings.id,
+                       .nonce = NewNonce(),
+                       .ttl = settings.ttl,
+                       .consumer_may_share = settings.consumer_may_share,
+                       .expires_at = now + settings.ttl,
+                       .state = SessionState::kActive};
+    sessions_.insert_or_assign(settings.id, std::make_shared<Session>(info));
     ChangeActive(+1);
   }
   if (previous) previous->Deliver();
@@ -251,11 +274,9 @@ absl::StatusOr<SessionInfo> MemoryBackplane::Get(std::string_view id) {
   ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
   const absl::Time now = clock_.Now();
   Session::DeliverOnExit deliver(*s);
-  std::lock_guard lock(s->mu);
-  ExpireIfDueLocked(*s, now);
-  if (s->Forgotten(now)) {
-    return absl::NotFoundError(absl::StrCat("session ", Name(id), " not found"));
-  }
+  absl::MutexLock lock(&s->mu);
+  s->ExpireIfDue(*this, now);
+  if (s->Forgotten(now)) return SessionNotFound(id);
   return s->info;
 }
 
@@ -264,31 +285,30 @@ absl::StatusOr<uint32_t> MemoryBackplane::End(std::string_view id,
   ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
   const absl::Time now = clock_.Now();
   Session::DeliverOnExit deliver(*s);
-  std::lock_guard lock(s->mu);
-  ExpireIfDueLocked(*s, now);
+  absl::MutexLock lock(&s->mu);
+  s->ExpireIfDue(*this, now);
   RETURN_IF_ERROR(s->Usable(now));
-  return EndLocked(*s, reason, SessionState::kEnded, now);
+  return s->End(*this, reason, SessionState::kEnded, now);
 }
 
 absl::StatusOr<EventPtr> MemoryBackplane::Append(
-    std::string_view id, std::shared_ptr<const Document> document) {
-  if (document == nullptr) return absl::InvalidArgumentError("no document to append");
+    std::string_view id, std::string_view nonce,
+    std::shared_ptr<const Document> document) {
+  if (document == nullptr) return NoDocumentToAppend();
   const uint64_t bytes = document->PreviewBytes();
   ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
   const absl::Time now = clock_.Now();
   Session::DeliverOnExit deliver(*s);
-  std::lock_guard lock(s->mu);
-  ExpireIfDueLocked(*s, now);
+  absl::MutexLock lock(&s->mu);
+  s->ExpireIfDue(*this, now);
+  // Compare-and-append: the upload was authorized for one start of the id.
+  if (s->info.nonce != nonce) return SessionStartedAgain(id);
   RETURN_IF_ERROR(s->Usable(now));
   if (s->documents >= static_cast<uint64_t>(std::max(caps_.max_documents, 0))) {
-    return absl::FailedPreconditionError(absl::StrCat("session ", Name(id),
-                                                      " already holds ", s->documents,
-                                                      " documents, the most allowed"));
+    return TooManyDocuments(id, s->documents);
   }
   if (bytes > caps_.max_session_bytes - std::min(s->bytes, caps_.max_session_bytes)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("session ", Name(id), " holds ", s->bytes, " preview bytes; ", bytes,
-                     " more would pass its cap of ", caps_.max_session_bytes));
+    return SessionBytesCap(id, s->bytes, bytes, caps_.max_session_bytes);
   }
   RETURN_IF_ERROR(ReserveBytes(bytes));
   auto event = std::make_shared<SessionEvent>();
@@ -297,6 +317,8 @@ absl::StatusOr<EventPtr> MemoryBackplane::Append(
   event->event = DocumentShared{std::move(document)};
   s->log.push_back(event);
   s->undelivered.push_back(event);
+  s->shared[std::get<DocumentShared>(event->event).document->document_id] = {
+      event->sequence, std::get<DocumentShared>(event->event).document->shared_by};
   s->documents += 1;
   s->bytes += bytes;
   return EventPtr(std::move(event));
@@ -305,17 +327,15 @@ absl::StatusOr<EventPtr> MemoryBackplane::Append(
 absl::StatusOr<Backplane::Subscribed> MemoryBackplane::Subscribe(std::string_view id,
                                                                  uint64_t after_sequence,
                                                                  Subscriber* subscriber) {
-  if (subscriber == nullptr) return absl::InvalidArgumentError("no subscriber");
+  if (subscriber == nullptr) return NoSubscriber();
   ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
   const absl::Time now = clock_.Now();
   Session::DeliverOnExit deliver(*s);
-  std::lock_guard lock(s->mu);
-  ExpireIfDueLocked(*s, now);
+  absl::MutexLock lock(&s->mu);
+  s->ExpireIfDue(*this, now);
   RETURN_IF_ERROR(s->Usable(now));
   if (after_sequence > s->last_sequence) {
-    return absl::OutOfRangeError(
-        absl::StrCat("after_sequence ", after_sequence, " is beyond the last sequence ",
-                     s->last_sequence, " of session ", Name(id)));
+    return AfterSequenceBeyondEnd(id, after_sequence, s->last_sequence);
   }
   Subscribed subscribed;
   auto first = std::upper_bound(
@@ -331,15 +351,134 @@ absl::StatusOr<Backplane::Subscribed> MemoryBackplane::Subscribe(std::string_vie
   return subscribed;
 }
 
+namespace {
+
+// The DocumentShared as a replay shows it after a withdrawal: the document
+// without its previews or its filename.
+EventPtr Purged(const SessionEvent& shared_event, std::vector<std::string>& sha256) {
+  const Document& original = *std::get<DocumentShared>(shared_event.event).document;
+  for (const Preview& p : original.previews) sha256.push_back(p.sha256);
+  return WithoutPreviews(shared_event);
+}
+
+}  // namespace
+
+absl::StatusOr<EventPtr> MemoryBackplane::Withdraw(std::string_view id,
+                                                   std::string_view document_id,
+                                                   Role by) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
+  const absl::Time now = clock_.Now();
+  std::vector<std::string> sha256;
+  EventPtr withdrawn;
+  {
+    Session::DeliverOnExit deliver(*s);
+    absl::MutexLock lock(&s->mu);
+    s->ExpireIfDue(*this, now);
+    RETURN_IF_ERROR(s->Usable(now));
+    auto it = s->shared.find(document_id);
+    if (it == s->shared.end()) return DocumentNotFound(id, document_id);
+    Session::Shared& doc = it->second;
+    if (by != Role::kAdmin && by != doc.shared_by) {
+      return WithdrawNotAllowed(document_id, by, doc.shared_by);
+    }
+    if (doc.withdrawn) return EventPtr();
+    EventPtr& logged = s->log[doc.sequence - 1];
+    const uint64_t bytes =
+        std::get<DocumentShared>(logged->event).document->PreviewBytes();
+    logged = Purged(*logged, sha256);
+    ReleaseBytes(bytes);
+    s->bytes -= std::min(bytes, s->bytes);
+    doc.withdrawn = true;
+    auto event = std::make_shared<SessionEvent>();
+    event->sequence = ++s->last_sequence;
+    event->time = now;
+    event->event = DocumentWithdrawn{std::string(document_id), by};
+    s->log.push_back(event);
+    s->undelivered.push_back(event);
+    withdrawn = std::move(event);
+  }
+  NotifyPurge(sha256);
+  return withdrawn;
+}
+
+absl::StatusOr<EventPtr> MemoryBackplane::Acknowledge(std::string_view id,
+                                                      std::string_view document_id,
+                                                      Role by,
+                                                      Acknowledgement acknowledgement) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
+  const absl::Time now = clock_.Now();
+  Session::DeliverOnExit deliver(*s);
+  absl::MutexLock lock(&s->mu);
+  s->ExpireIfDue(*this, now);
+  RETURN_IF_ERROR(s->Usable(now));
+  auto it = s->shared.find(document_id);
+  if (it == s->shared.end()) return DocumentNotFound(id, document_id);
+  if (it->second.withdrawn) return DocumentIsWithdrawn(document_id);
+  if (!s->acknowledged.emplace(std::string(document_id), by, acknowledgement).second) {
+    return EventPtr();
+  }
+  auto event = std::make_shared<SessionEvent>();
+  event->sequence = ++s->last_sequence;
+  event->time = now;
+  event->event = DocumentAcknowledged{std::string(document_id), by, acknowledgement};
+  s->log.push_back(event);
+  s->undelivered.push_back(event);
+  return EventPtr(std::move(event));
+}
+
+absl::StatusOr<SessionSnapshot> MemoryBackplane::Snapshot(std::string_view id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
+  const absl::Time now = clock_.Now();
+  Session::DeliverOnExit deliver(*s);
+  absl::MutexLock lock(&s->mu);
+  s->ExpireIfDue(*this, now);
+  if (s->Forgotten(now)) return SessionNotFound(id);
+  SessionSnapshot snapshot;
+  snapshot.info = s->info;
+  snapshot.last_sequence = s->last_sequence;
+  for (const EventPtr& event : s->log) {
+    const auto* shared = std::get_if<DocumentShared>(&event->event);
+    if (shared == nullptr) continue;
+    auto it = s->shared.find(shared->document->document_id);
+    if (it != s->shared.end() && !it->second.withdrawn) {
+      snapshot.documents.push_back({event->sequence, shared->document});
+    }
+  }
+  for (const auto& e : s->subscribers) {
+    if (!e->cancelled.load()) ++snapshot.watchers;
+  }
+  return snapshot;
+}
+
+absl::StatusOr<std::shared_ptr<const Document>> MemoryBackplane::ReadDocument(
+    std::string_view id, std::string_view nonce, uint64_t sequence) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
+  const absl::Time now = clock_.Now();
+  Session::DeliverOnExit deliver(*s);
+  absl::MutexLock lock(&s->mu);
+  s->ExpireIfDue(*this, now);
+  RETURN_IF_ERROR(s->Usable(now));
+  if (s->info.nonce != nonce) return NoSuchDocument(id, sequence);
+  auto it = std::lower_bound(
+      s->log.begin(), s->log.end(), sequence,
+      [](const EventPtr& event, uint64_t seq) { return event->sequence < seq; });
+  if (it == s->log.end() || (*it)->sequence != sequence) {
+    return NoSuchDocument(id, sequence);
+  }
+  const auto* shared = std::get_if<DocumentShared>(&(*it)->event);
+  if (shared == nullptr) return NoSuchDocument(id, sequence);
+  return shared->document;
+}
+
 void MemoryBackplane::ExpireDue() {
   const absl::Time now = clock_.Now();
   std::vector<std::shared_ptr<Session>> expired;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (auto it = sessions_.begin(); it != sessions_.end();) {
       const std::shared_ptr<Session> s = it->second;  // outlives its lock
-      std::lock_guard session_lock(s->mu);
-      if (ExpireIfDueLocked(*s, now)) expired.push_back(s);
+      absl::MutexLock session_lock(&s->mu);
+      if (s->ExpireIfDue(*this, now)) expired.push_back(s);
       if (s->Forgotten(now)) {
         it = sessions_.erase(it);
       } else {

@@ -3,9 +3,10 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "service/common/clock.h"
 #include "service/common/observer.h"
 #include "service/sessions/backplane.h"
@@ -21,10 +22,17 @@ class MemoryBackplane final : public Backplane {
   absl::StatusOr<SessionInfo> Start(const SessionSettings& settings) override;
   absl::StatusOr<SessionInfo> Get(std::string_view id) override;
   absl::StatusOr<uint32_t> End(std::string_view id, std::string_view reason) override;
-  absl::StatusOr<EventPtr> Append(std::string_view id,
+  absl::StatusOr<EventPtr> Append(std::string_view id, std::string_view nonce,
                                   std::shared_ptr<const Document> document) override;
   absl::StatusOr<Subscribed> Subscribe(std::string_view id, uint64_t after_sequence,
                                        Subscriber* subscriber) override;
+  absl::StatusOr<EventPtr> Withdraw(std::string_view id, std::string_view document_id,
+                                    Role by) override;
+  absl::StatusOr<EventPtr> Acknowledge(std::string_view id, std::string_view document_id,
+                                       Role by, Acknowledgement acknowledgement) override;
+  absl::StatusOr<SessionSnapshot> Snapshot(std::string_view id) override;
+  absl::StatusOr<std::shared_ptr<const Document>> ReadDocument(
+      std::string_view id, std::string_view nonce, uint64_t sequence) override;
   void ExpireDue() override;
 
   // Preview bytes held by all sessions (for tests and the metric).
@@ -38,24 +46,21 @@ class MemoryBackplane final : public Backplane {
   // Lock order: mu_, then a Session's mu, then stats_mu_. Subscribers are
   // called with none of them held (see Session::Deliver), so a subscriber
   // may call back into the backplane or drop its Subscription from OnEvent.
-  absl::StatusOr<std::shared_ptr<Session>> Lookup(std::string_view id) const;
-  // With the session's mu held. Return true when they appended an event
-  // that still has to be delivered.
-  bool ExpireIfDueLocked(Session& session, absl::Time now);
-  uint32_t EndLocked(Session& session, std::string_view reason, SessionState state,
-                     absl::Time now);
-  absl::Status ReserveBytes(uint64_t bytes);
-  void ReleaseBytes(uint64_t bytes);
-  void ChangeActive(int64_t delta);
+  absl::StatusOr<std::shared_ptr<Session>> Lookup(std::string_view id) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status ReserveBytes(uint64_t bytes) ABSL_LOCKS_EXCLUDED(stats_mu_);
+  void ReleaseBytes(uint64_t bytes) ABSL_LOCKS_EXCLUDED(stats_mu_);
+  void ChangeActive(int64_t delta) ABSL_LOCKS_EXCLUDED(stats_mu_);
 
   const Clock& clock_;
   const SessionCaps caps_;
   Observer& observer_;
-  mutable std::mutex mu_;  // guards sessions_
-  std::map<std::string, std::shared_ptr<Session>, std::less<>> sessions_;
-  mutable std::mutex stats_mu_;  // guards retained_bytes_ and active_sessions_
-  uint64_t retained_bytes_ = 0;
-  int64_t active_sessions_ = 0;
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Session>, std::less<>> sessions_
+      ABSL_GUARDED_BY(mu_);
+  mutable absl::Mutex stats_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  uint64_t retained_bytes_ ABSL_GUARDED_BY(stats_mu_) = 0;
+  int64_t active_sessions_ ABSL_GUARDED_BY(stats_mu_) = 0;
 };
 
 }  // namespace docshare

@@ -11,15 +11,19 @@
 #include <cstdlib>
 #include <limits>
 #include <map>
+#include <optional>
 #include <utility>
 #include <variant>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "service/auth/tokens.h"
 #include "service/common/status_macros.h"
+#include "service/sessions/errors.h"
 #include "service/sessions/event_codec.h"
+#include "service/sessions/lua_scripts.h"
 
 namespace docshare {
 namespace {
@@ -27,163 +31,33 @@ namespace {
 constexpr timeval kTimeout = {1, 0};  // connect and command
 constexpr char kChannelPrefix[] = "docshare:events:";
 constexpr size_t kMaxIdleConnections = 8;
+// Log entries per XRANGE of a replay: an entry holds a document's previews
+// (up to a few MB), so a page stays far inside kTimeout.
+constexpr size_t kReplayPage = 8;
 
-// Shared by every script: key names, ending a session, lazy expiry and
-// forgetting. Integers are formatted with %d: Lua's default %.14g would
-// print large ones in exponent form.
-constexpr char kPrelude[] = R"lua(
-local P = 'docshare:'
-local MARGIN = 60000
-local function s(n) return string.format('%d', n) end
-local function skey(id) return P .. 'session:' .. id end
-local function lkey(id, nonce) return P .. 'log:' .. id .. ':' .. nonce end
-local function add(key, n)
-  local v = tonumber(redis.call('GET', key) or '0') + n
-  if v < 0 then v = 0 end
-  redis.call('SET', key, s(v))
-  return v
-end
-local function end_session(id, h, now, state, blob)
-  local S = skey(id)
-  local seq = redis.call('HINCRBY', S, 'seq', 1)
-  local L = lkey(id, h.nonce)
-  -- The previews go; the log keeps only SessionEnded, for replicas that
-  -- catch up after missing the live message.
-  redis.call('DEL', L)
-  redis.call('XADD', L, s(seq) .. '-1', 'e', blob)
-  local forget = now + h.ttl
-  redis.call('HSET', S, 'state', state, 'forget', s(forget), 'bytes', '0')
-  local retained = add(P .. 'retained', -h.bytes)
-  local active = add(P .. 'active', -1)
-  redis.call('ZREM', P .. 'expiring', id)
-  redis.call('ZADD', P .. 'forget', s(forget), id)
-  redis.call('PEXPIRE', S, s(h.ttl + MARGIN))
-  redis.call('PEXPIRE', L, s(h.ttl + MARGIN))
-  redis.call('PUBLISH', P .. 'events:' .. id, h.nonce .. ' ' .. s(seq) .. ' ' .. blob)
-  h.state = state
-  h.forget = forget
-  h.seq = seq
-  h.bytes = 0
-  return retained, active
-end
-local function load(id, now, expired_blob)
-  local S = skey(id)
-  local v = redis.call('HMGET', S, 'nonce', 'ttl', 'cms', 'exp', 'state', 'forget',
-                       'seq', 'docs', 'bytes')
-  if not v[1] then
-    redis.call('ZREM', P .. 'expiring', id)
-    redis.call('ZREM', P .. 'forget', id)
-    return nil
-  end
-  local h = {nonce = v[1], ttl = tonumber(v[2]), cms = v[3], exp = tonumber(v[4]),
-             state = v[5], forget = tonumber(v[6]), seq = tonumber(v[7]),
-             docs = tonumber(v[8]), bytes = tonumber(v[9])}
-  if h.state == 'active' and h.exp <= now then
-    end_session(id, h, now, 'expired', expired_blob)
-  end
-  if h.state ~= 'active' and now >= h.forget then
-    redis.call('DEL', S)
-    redis.call('ZREM', P .. 'forget', id)
-    return nil
-  end
-  return h
-end
-local id, now, expired = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-)lua";
-
-enum ScriptId { kStart, kGet, kEnd, kAppend, kSubscribe, kExpire, kScriptCount };
-
-// ARGV: id now expired-blob, then each script's own.
-constexpr const char* kBodies[kScriptCount] = {
-    // kStart: ttl cms nonce
-    R"lua(
-local ttl, cms, nonce = tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local h = load(id, now, expired)
-if h and h.state == 'active' then
-  if h.ttl == ttl and h.cms == cms then return {'OK', h.nonce, s(h.exp), '-1'} end
-  return {'EXISTS', s(h.ttl), h.cms}
-end
-local S = skey(id)
-local exp = now + ttl
-redis.call('DEL', S)
-redis.call('HSET', S, 'nonce', nonce, 'ttl', s(ttl), 'cms', cms, 'exp', s(exp),
-           'state', 'active', 'forget', '0', 'seq', '0', 'docs', '0', 'bytes', '0')
-redis.call('PEXPIRE', S, s(2 * ttl + MARGIN))
-redis.call('ZADD', P .. 'expiring', s(exp), id)
-redis.call('ZREM', P .. 'forget', id)
-return {'OK', nonce, s(exp), s(add(P .. 'active', 1))}
-)lua",
-    // kGet
-    R"lua(
-local h = load(id, now, expired)
-if not h then return {'NOT_FOUND'} end
-return {'OK', h.nonce, s(h.ttl), h.cms, s(h.exp), h.state}
-)lua",
-    // kEnd: ended-blob
-    R"lua(
-local h = load(id, now, expired)
-if not h then return {'NOT_FOUND'} end
-if h.state ~= 'active' then return {'STATE', h.state} end
-local docs = h.docs
-local retained, active = end_session(id, h, now, 'ended', ARGV[4])
-return {'OK', s(docs), s(retained), s(active)}
-)lua",
-    // kAppend: event-blob bytes max-docs max-session-bytes max-retained
-    R"lua(
-local h = load(id, now, expired)
-if not h then return {'NOT_FOUND'} end
-if h.state ~= 'active' then return {'STATE', h.state} end
-local bytes = tonumber(ARGV[5])
-if h.docs >= tonumber(ARGV[6]) then return {'DOCS', s(h.docs)} end
-local max_session = tonumber(ARGV[7])
-if bytes > max_session - math.min(h.bytes, max_session) then
-  return {'SESSION_BYTES', s(h.bytes)}
-end
-local retained = tonumber(redis.call('GET', P .. 'retained') or '0')
-local max_retained = tonumber(ARGV[8])
-if bytes > max_retained - math.min(retained, max_retained) then
-  return {'RETAINED', s(retained)}
-end
-local S = skey(id)
-local seq = redis.call('HINCRBY', S, 'seq', 1)
-redis.call('HINCRBY', S, 'docs', 1)
-redis.call('HINCRBY', S, 'bytes', ARGV[5])
-retained = add(P .. 'retained', bytes)
-local L = lkey(id, h.nonce)
-redis.call('XADD', L, s(seq) .. '-1', 'e', ARGV[4])
-local pttl = redis.call('PTTL', S)
-if pttl > 0 then redis.call('PEXPIRE', L, pttl) end
--- Announced without its previews: replicas with a watcher of the session
--- read it from the log, the others never receive its bytes.
-redis.call('PUBLISH', P .. 'events:' .. id, h.nonce .. ' ' .. s(seq))
-return {'OK', s(seq), s(retained)}
-)lua",
-    // kSubscribe: after
-    R"lua(
-local h = load(id, now, expired)
-if not h then return {'NOT_FOUND'} end
-if h.state ~= 'active' then return {'STATE', h.state} end
-local after = tonumber(ARGV[4])
-if after > h.seq then return {'RANGE', s(h.seq)} end
-local out = {'OK', h.nonce, s(h.seq)}
-if after < h.seq then
-  for _, e in ipairs(redis.call('XRANGE', lkey(id, h.nonce), s(after + 1) .. '-0', '+')) do
-    out[#out + 1] = e[1]
-    out[#out + 1] = e[2][2]
-  end
-end
-return out
-)lua",
-    // kExpire (ARGV[1] is unused)
-    R"lua(
-local due = redis.call('ZRANGEBYSCORE', P .. 'expiring', '-inf', ARGV[2], 'LIMIT', 0, 100)
-for _, sid in ipairs(due) do load(sid, now, expired) end
-local gone = redis.call('ZRANGEBYSCORE', P .. 'forget', '-inf', ARGV[2], 'LIMIT', 0, 100)
-for _, sid in ipairs(gone) do load(sid, now, expired) end
-return {'OK', redis.call('GET', P .. 'retained') or '0',
-        redis.call('GET', P .. 'active') or '0'}
-)lua",
+enum ScriptId {
+  kStart,
+  kGet,
+  kEnd,
+  kAppend,
+  kSubscribe,
+  kExpire,
+  kWithdraw,
+  kAcknowledge,
+  kSnapshot,
+  kWatchers,
+  kScriptCount
 };
+
+// The scripts in ScriptId order (service/sessions/lua/*.lua, embedded at
+// build time), each run after the prelude. ARGV: id now expired-blob, then
+// each script's own (named in its file's first line).
+constexpr const std::string_view* kBodies[kScriptCount] = {
+    &lua::kStart,  &lua::kGet,      &lua::kEnd,         &lua::kAppend,   &lua::kSubscribe,
+    &lua::kExpire, &lua::kWithdraw, &lua::kAcknowledge, &lua::kSnapshot, &lua::kWatchers};
+constexpr char kPurgePrefix[] = "docshare:purge:";
+// A replica's watcher report older than this no longer counts (DESIGN).
+constexpr int64_t kWatcherReportMaxAgeMs = 10000;
 
 struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
@@ -206,7 +80,7 @@ int64_t ToI64(std::string_view s) {
 // A stream entry ID "<seq>-1" to its sequence.
 uint64_t SequenceOfId(std::string_view id) { return ToU64(id.substr(0, id.find('-'))); }
 
-std::string EncodeBody(absl::Time time, std::variant<DocumentShared, SessionEnded> body) {
+std::string EncodeBody(absl::Time time, EventBody body) {
   SessionEvent event;  // the sequence is Redis's: carried beside the bytes
   event.time = time;
   event.event = std::move(body);
@@ -223,13 +97,8 @@ absl::StatusOr<EventPtr> DecodeWithSequence(std::string_view bytes, uint64_t seq
   return std::make_shared<const SessionEvent>(*std::move(event));
 }
 
-absl::Status Unknown(std::string_view id) {
-  return absl::NotFoundError(absl::StrCat("session ", std::string(id), " not found"));
-}
-
-absl::Status NotActive(std::string_view id, std::string_view state) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "session ", std::string(id), state == "expired" ? " has expired" : " has ended"));
+std::string AddressText(const RedisAddress& a) {
+  return absl::StrCat("redis://", a.host, ":", a.port, "/", a.db);
 }
 
 SessionState StateOf(std::string_view s) {
@@ -237,6 +106,31 @@ SessionState StateOf(std::string_view s) {
          : s == "expired" ? SessionState::kExpired
                           : SessionState::kEnded;
 }
+
+absl::Status NotActive(std::string_view id, std::string_view state) {
+  return SessionNotActive(id, StateOf(state));
+}
+
+// The DocumentShared a replay shows once the document is withdrawn: no
+// previews, no filename (kept in Redis until then, so one script withdraws).
+std::string EncodePurged(absl::Time time, const Document& document) {
+  auto purged = std::make_shared<Document>(document);
+  purged->previews.clear();
+  purged->filename.clear();
+  return EncodeBody(time, DocumentShared{std::move(purged)});
+}
+
+std::string PreviewShas(const Document& document) {
+  std::string out;
+  for (const Preview& p : document.previews) {
+    if (p.sha256.empty()) continue;
+    if (!out.empty()) out += ' ';
+    out += p.sha256;
+  }
+  return out;
+}
+
+std::string RoleNumber(Role role) { return std::to_string(static_cast<int>(role)); }
 
 }  // namespace
 
@@ -255,6 +149,7 @@ class RedisBackplane::Connection {
     }
     auto conn = std::make_unique<Connection>(c);
     redisSetTimeout(c, kTimeout);
+    RETURN_IF_ERROR(SecureRedisConnection(c, a.host, a.security));
     if (a.db != 0) {
       ASSIGN_OR_RETURN(ReplyPtr r, conn->Command({"SELECT", std::to_string(a.db)}));
       if (r->type == REDIS_REPLY_ERROR) {
@@ -377,7 +272,8 @@ RedisBackplane::RedisBackplane(RedisAddress address, const Clock& clock, Session
       clock_(clock),
       caps_(caps),
       observer_(observer),
-      hub_(std::make_shared<Hub>()) {
+      hub_(std::make_shared<Hub>()),
+      replica_(RandomToken(9)) {
   if (pipe2(wake_, O_CLOEXEC) != 0) std::abort();  // out of descriptors at start-up
   pubsub_ = std::thread([this] { PubSubLoop(); });
 }
@@ -432,21 +328,27 @@ absl::StatusOr<ReplyPtr> PooledCommand(
 
 }  // namespace
 
+absl::Status RedisBackplane::Unexpected(std::string_view what) {
+  observer_.SessionAnomaly("unexpected_reply", what);
+  return absl::InternalError(std::string(what));
+}
+
 absl::StatusOr<RedisBackplane::Reply> RedisBackplane::Script(
     int script, std::vector<std::string> args) {
   // EVAL keeps no per-server state to lose on a Redis restart (EVALSHA
   // would need a NOSCRIPT retry); Redis caches the compiled script by its
   // SHA either way, so the cost is the script's bytes on the wire.
-  std::vector<std::string> argv = {"EVAL", absl::StrCat(kPrelude, kBodies[script]), "0"};
+  std::vector<std::string> argv = {
+      "EVAL", std::string(lua::kPrelude).append(*kBodies[script]), "0"};
   for (std::string& a : args) argv.push_back(std::move(a));
   absl::StatusOr<ReplyPtr> r = PooledCommand(pool_mu_, idle_, address_, std::move(argv));
   if (!r.ok()) return r.status();
   const redisReply& reply = **r;
   if (reply.type == REDIS_REPLY_ERROR) {
-    return absl::InternalError(absl::StrCat("redis script: ", reply.str));
+    return Unexpected(absl::StrCat("redis script: ", reply.str));
   }
   if (reply.type != REDIS_REPLY_ARRAY || reply.elements == 0) {
-    return absl::InternalError("redis script: unexpected reply");
+    return Unexpected("redis script: not an array");
   }
   Reply out;
   for (size_t i = 0; i < reply.elements; ++i) {
@@ -456,7 +358,7 @@ absl::StatusOr<RedisBackplane::Reply> RedisBackplane::Script(
     } else if (e->type == REDIS_REPLY_INTEGER) {
       out.items.push_back(std::to_string(e->integer));
     } else {
-      out.items.emplace_back();
+      return Unexpected(absl::StrCat("redis script: item ", i, " of type ", e->type));
     }
   }
   return out;
@@ -464,7 +366,7 @@ absl::StatusOr<RedisBackplane::Reply> RedisBackplane::Script(
 
 absl::StatusOr<SessionInfo> RedisBackplane::Start(const SessionSettings& settings) {
   if (settings.ttl <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("session ttl must be positive");
+    return NonPositiveTtl();
   }
   const absl::Time now = clock_.Now();
   const int64_t ttl_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(settings.ttl));
@@ -474,13 +376,11 @@ absl::StatusOr<SessionInfo> RedisBackplane::Start(const SessionSettings& setting
                       EncodeBody(now, SessionEnded{"expired"}), absl::StrCat(ttl_ms),
                       settings.consumer_may_share ? "1" : "0", NewNonce()}));
   if (r.code() == "EXISTS" && r.items.size() == 3) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("session ", settings.id, " is active with other settings (ttl ",
-                     absl::FormatDuration(absl::Milliseconds(ToI64(r.items[1]))),
-                     ", consumer_may_share ", r.items[2] == "1" ? "true" : "false", ")"));
+    return SessionSettingsDiffer(settings.id, absl::Milliseconds(ToI64(r.items[1])),
+                                 r.items[2] == "1");
   }
   if (r.code() != "OK" || r.items.size() != 4)
-    return absl::InternalError("redis: bad Start");
+    return Unexpected("redis: bad Start reply");
   if (r.items[3] != "-1") observer_.SessionsActive(ToI64(r.items[3]));
   return SessionInfo{.id = settings.id,
                      .nonce = r.items[1],
@@ -495,9 +395,8 @@ absl::StatusOr<SessionInfo> RedisBackplane::Get(std::string_view id) {
   ASSIGN_OR_RETURN(Reply r,
                    Script(kGet, {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
                                  EncodeBody(now, SessionEnded{"expired"})}));
-  if (r.code() == "NOT_FOUND") return Unknown(id);
-  if (r.code() != "OK" || r.items.size() != 6)
-    return absl::InternalError("redis: bad Get");
+  if (r.code() == "NOT_FOUND") return SessionNotFound(id);
+  if (r.code() != "OK" || r.items.size() != 6) return Unexpected("redis: bad Get reply");
   return SessionInfo{.id = std::string(id),
                      .nonce = r.items[1],
                      .ttl = absl::Milliseconds(ToI64(r.items[2])),
@@ -513,54 +412,169 @@ absl::StatusOr<uint32_t> RedisBackplane::End(std::string_view id,
                    Script(kEnd, {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
                                  EncodeBody(now, SessionEnded{"expired"}),
                                  EncodeBody(now, SessionEnded{std::string(reason)})}));
-  if (r.code() == "NOT_FOUND") return Unknown(id);
+  if (r.code() == "NOT_FOUND") return SessionNotFound(id);
   if (r.code() == "STATE" && r.items.size() == 2) return NotActive(id, r.items[1]);
-  if (r.code() != "OK" || r.items.size() != 4)
-    return absl::InternalError("redis: bad End");
+  if (r.code() != "OK" || r.items.size() != 4) return Unexpected("redis: bad End reply");
   observer_.RetainedPreviewBytes(ToI64(r.items[2]));
   observer_.SessionsActive(ToI64(r.items[3]));
   return static_cast<uint32_t>(ToU64(r.items[1]));
 }
 
 absl::StatusOr<EventPtr> RedisBackplane::Append(
-    std::string_view id, std::shared_ptr<const Document> document) {
-  if (document == nullptr) return absl::InvalidArgumentError("no document to append");
+    std::string_view id, std::string_view nonce,
+    std::shared_ptr<const Document> document) {
+  if (document == nullptr) return NoDocumentToAppend();
   const uint64_t bytes = document->PreviewBytes();
   const absl::Time now = clock_.Now();
   ASSIGN_OR_RETURN(
       Reply r,
-      Script(kAppend, {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
-                       EncodeBody(now, SessionEnded{"expired"}),
-                       EncodeBody(now, DocumentShared{document}), absl::StrCat(bytes),
-                       absl::StrCat(std::max(caps_.max_documents, 0)),
-                       absl::StrCat(caps_.max_session_bytes),
-                       absl::StrCat(caps_.max_retained_bytes)}));
+      Script(kAppend,
+             {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
+              EncodeBody(now, SessionEnded{"expired"}),
+              EncodeBody(now, DocumentShared{document}), absl::StrCat(bytes),
+              absl::StrCat(std::max(caps_.max_documents, 0)),
+              absl::StrCat(caps_.max_session_bytes),
+              absl::StrCat(caps_.max_retained_bytes), std::string(nonce),
+              document->document_id, absl::StrCat(static_cast<int>(document->shared_by)),
+              EncodePurged(now, *document), PreviewShas(*document)}));
   const std::string& code = r.code();
-  if (code == "NOT_FOUND") return Unknown(id);
+  if (code == "NOT_FOUND") return SessionNotFound(id);
+  if (code == "STARTED_AGAIN") return SessionStartedAgain(id);
   if (code == "STATE" && r.items.size() == 2) return NotActive(id, r.items[1]);
   if (code == "DOCS" && r.items.size() == 2) {
-    return absl::FailedPreconditionError(absl::StrCat("session ", std::string(id),
-                                                      " already holds ", r.items[1],
-                                                      " documents, the most allowed"));
+    return TooManyDocuments(id, ToU64(r.items[1]));
   }
   if (code == "SESSION_BYTES" && r.items.size() == 2) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "session ", std::string(id), " holds ", r.items[1], " preview bytes; ", bytes,
-        " more would pass its cap of ", caps_.max_session_bytes));
+    return SessionBytesCap(id, ToU64(r.items[1]), bytes, caps_.max_session_bytes);
   }
   if (code == "RETAINED" && r.items.size() == 2) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("the service already holds ", r.items[1], " preview bytes; ", bytes,
-                     " more would pass its cap of ", caps_.max_retained_bytes));
+    return RetainedBytesCap(ToU64(r.items[1]), bytes, caps_.max_retained_bytes);
   }
-  if (code != "OK" || r.items.size() != 3)
-    return absl::InternalError("redis: bad Append");
+  if (code != "OK" || r.items.size() != 3) return Unexpected("redis: bad Append reply");
   observer_.RetainedPreviewBytes(ToI64(r.items[2]));
   auto event = std::make_shared<SessionEvent>();
   event->sequence = ToU64(r.items[1]);
   event->time = now;
   event->event = DocumentShared{std::move(document)};
   return EventPtr(std::move(event));
+}
+
+absl::StatusOr<EventPtr> RedisBackplane::Withdraw(std::string_view id,
+                                                  std::string_view document_id, Role by) {
+  const absl::Time now = clock_.Now();
+  DocumentWithdrawn body{std::string(document_id), by};
+  const std::string blob = EncodeBody(now, body);
+  ASSIGN_OR_RETURN(
+      Reply r, Script(kWithdraw,
+                      {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
+                       EncodeBody(now, SessionEnded{"expired"}), std::string(document_id),
+                       RoleNumber(by), blob, RoleNumber(Role::kAdmin)}));
+  const std::string& code = r.code();
+  if (code == "NOT_FOUND") return SessionNotFound(id);
+  if (code == "STATE" && r.items.size() == 2) return NotActive(id, r.items[1]);
+  if (code == "NO_DOC") return DocumentNotFound(id, document_id);
+  if (code == "DENIED" && r.items.size() == 2) {
+    return WithdrawNotAllowed(
+        document_id, by, static_cast<Role>(std::min<uint64_t>(ToU64(r.items[1]), 3)));
+  }
+  if (code == "ALREADY") return EventPtr();
+  if (code == "LOST")
+    return Unexpected("redis: a shared document's log entry is missing");
+  if (code != "OK" || r.items.size() != 3) return Unexpected("redis: bad Withdraw reply");
+  observer_.RetainedPreviewBytes(ToI64(r.items[2]));
+  auto event = std::make_shared<SessionEvent>();
+  event->sequence = ToU64(r.items[1]);
+  event->time = now;
+  event->event = std::move(body);
+  return EventPtr(std::move(event));
+}
+
+absl::StatusOr<EventPtr> RedisBackplane::Acknowledge(std::string_view id,
+                                                     std::string_view document_id,
+                                                     Role by,
+                                                     Acknowledgement acknowledgement) {
+  const absl::Time now = clock_.Now();
+  DocumentAcknowledged body{std::string(document_id), by, acknowledgement};
+  ASSIGN_OR_RETURN(
+      Reply r, Script(kAcknowledge,
+                      {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
+                       EncodeBody(now, SessionEnded{"expired"}), std::string(document_id),
+                       RoleNumber(by), absl::StrCat(static_cast<int>(acknowledgement)),
+                       EncodeBody(now, body)}));
+  const std::string& code = r.code();
+  if (code == "NOT_FOUND") return SessionNotFound(id);
+  if (code == "STATE" && r.items.size() == 2) return NotActive(id, r.items[1]);
+  if (code == "NO_DOC") return DocumentNotFound(id, document_id);
+  if (code == "WITHDRAWN") return DocumentIsWithdrawn(document_id);
+  if (code == "ALREADY") return EventPtr();
+  if (code != "OK" || r.items.size() != 2) {
+    return Unexpected("redis: bad Acknowledge reply");
+  }
+  auto event = std::make_shared<SessionEvent>();
+  event->sequence = ToU64(r.items[1]);
+  event->time = now;
+  event->event = std::move(body);
+  return EventPtr(std::move(event));
+}
+
+absl::StatusOr<SessionSnapshot> RedisBackplane::Snapshot(std::string_view id) {
+  const absl::Time now = clock_.Now();
+  ASSIGN_OR_RETURN(
+      Reply r, Script(kSnapshot, {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
+                                  EncodeBody(now, SessionEnded{"expired"}),
+                                  absl::StrCat(kWatcherReportMaxAgeMs)}));
+  if (r.code() == "NOT_FOUND") return SessionNotFound(id);
+  if (r.code() != "OK" || r.items.size() < 8 || r.items.size() % 2 != 0) {
+    return Unexpected("redis: bad Snapshot reply");
+  }
+  SessionSnapshot snapshot;
+  snapshot.info = SessionInfo{.id = std::string(id),
+                              .nonce = r.items[1],
+                              .ttl = absl::Milliseconds(ToI64(r.items[2])),
+                              .consumer_may_share = r.items[3] == "1",
+                              .expires_at = absl::FromUnixMillis(ToI64(r.items[4])),
+                              .state = StateOf(r.items[5])};
+  snapshot.last_sequence = ToU64(r.items[6]);
+  snapshot.watchers = static_cast<uint32_t>(ToU64(r.items[7]));
+  for (size_t i = 8; i + 1 < r.items.size(); i += 2) {
+    const uint64_t sequence = SequenceOfId(r.items[i]);
+    absl::StatusOr<EventPtr> event = DecodeWithSequence(r.items[i + 1], sequence);
+    const DocumentShared* shared =
+        event.ok() ? std::get_if<DocumentShared>(&(*event)->event) : nullptr;
+    if (shared == nullptr || shared->document == nullptr) {
+      observer_.SessionAnomaly("undecodable_entry",
+                               absl::StrCat("session ", std::string(id), " entry ",
+                                            sequence, " is not a DocumentShared"));
+      return absl::InternalError("undecodable document in Redis");
+    }
+    snapshot.documents.push_back({sequence, shared->document});
+  }
+  return snapshot;
+}
+
+void RedisBackplane::ReportWatchers(absl::Time now) {
+  std::map<std::string, uint64_t> counts;
+  for (const auto& e : hub_->All()) {
+    if (!e->cancelled.load()) ++counts[e->id];
+  }
+  absl::MutexLock lock(&report_mu_);
+  std::vector<std::string> args = {"", absl::StrCat(absl::ToUnixMillis(now)), "",
+                                   replica_};
+  for (const std::string& id : reported_) {
+    if (!counts.contains(id)) {
+      args.push_back(id);
+      args.push_back("0");
+    }
+  }
+  std::vector<std::string> reported;
+  for (const auto& [id, n] : counts) {
+    args.push_back(id);
+    args.push_back(absl::StrCat(n));
+    reported.push_back(id);
+  }
+  if (args.size() == 4) return;
+  absl::StatusOr<Reply> r = Script(kWatchers, std::move(args));
+  if (r.ok()) reported_ = std::move(reported);  // else: again on the next tick
 }
 
 namespace {
@@ -618,7 +632,7 @@ class Delivery {
 absl::StatusOr<Backplane::Subscribed> RedisBackplane::Subscribe(std::string_view id,
                                                                 uint64_t after_sequence,
                                                                 Subscriber* subscriber) {
-  if (subscriber == nullptr) return absl::InvalidArgumentError("no subscriber");
+  if (subscriber == nullptr) return NoSubscriber();
   // Registered (buffering) before the replay is read: every event published
   // after the read reaches the entry; those before it are in the replay.
   auto entry = std::make_shared<Entry>(std::string(id), subscriber);
@@ -641,21 +655,23 @@ absl::StatusOr<Backplane::Subscribed> RedisBackplane::Subscribe(std::string_view
   };
   if (!r.ok()) return fail(r.status());
   const std::string& code = r->code();
-  if (code == "NOT_FOUND") return fail(Unknown(id));
+  if (code == "NOT_FOUND") return fail(SessionNotFound(id));
   if (code == "STATE" && r->items.size() == 2) return fail(NotActive(id, r->items[1]));
   if (code == "RANGE" && r->items.size() == 2) {
-    return fail(absl::OutOfRangeError(
-        absl::StrCat("after_sequence ", after_sequence, " is beyond the last sequence ",
-                     r->items[1], " of session ", std::string(id))));
+    return fail(AfterSequenceBeyondEnd(id, after_sequence, ToU64(r->items[1])));
   }
   if (code != "OK" || r->items.size() < 3 || r->items.size() % 2 != 1) {
-    return fail(absl::InternalError("redis: bad Subscribe"));
+    return fail(Unexpected("redis: bad Subscribe reply"));
   }
   Subscribed subscribed;
   for (size_t i = 3; i + 1 < r->items.size(); i += 2) {
     absl::StatusOr<EventPtr> event =
         DecodeWithSequence(r->items[i + 1], SequenceOfId(r->items[i]));
-    if (!event.ok()) return fail(event.status());
+    if (!event.ok()) {
+      observer_.SessionAnomaly("undecodable_entry",
+                               std::string(event.status().message()));
+      return fail(event.status());
+    }
     subscribed.replay.push_back(*std::move(event));
   }
   {
@@ -681,41 +697,72 @@ absl::StatusOr<Backplane::Subscribed> RedisBackplane::Subscribe(std::string_view
   return subscribed;
 }
 
+absl::StatusOr<std::shared_ptr<const Document>> RedisBackplane::ReadDocument(
+    std::string_view id, std::string_view nonce, uint64_t sequence) {
+  ASSIGN_OR_RETURN(SessionInfo info, Get(id));
+  if (info.state != SessionState::kActive) return SessionNotActive(id, info.state);
+  if (info.nonce != nonce) return NoSuchDocument(id, sequence);
+  ASSIGN_OR_RETURN(std::vector<EventPtr> events,
+                   FetchFunction()(info.id, info.nonce, sequence, sequence));
+  if (events.size() != 1 || events[0]->sequence != sequence) {
+    return NoSuchDocument(id, sequence);
+  }
+  const auto* shared = std::get_if<DocumentShared>(&events[0]->event);
+  if (shared == nullptr) return NoSuchDocument(id, sequence);
+  return shared->document;
+}
+
 RedisBackplane::Fetch RedisBackplane::FetchFunction() {
   return [this](const std::string& id, const std::string& nonce, uint64_t from,
                 uint64_t to) -> absl::StatusOr<std::vector<EventPtr>> {
+    const std::string key = absl::StrCat("docshare:log:", id, ":", nonce);
     const std::string end = to == std::numeric_limits<uint64_t>::max()
                                 ? std::string("+")
                                 : absl::StrCat(to, "-1");
-    ASSIGN_OR_RETURN(ReplyPtr r,
-                     PooledCommand(pool_mu_, idle_, address_,
-                                   {"XRANGE", absl::StrCat("docshare:log:", id, ":", nonce),
-                                    absl::StrCat(from, "-0"), end}));
-    if (r->type != REDIS_REPLY_ARRAY) return absl::InternalError("redis: bad XRANGE");
+    // A page at a time: a replay of a session's previews (megabytes) is many
+    // short reads, each well inside the command timeout, not one long one.
     std::vector<EventPtr> out;
-    for (size_t i = 0; i < r->elements; ++i) {
-      const redisReply* e = r->element[i];
-      if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-          e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements != 2) {
-        return absl::InternalError("redis: bad XRANGE entry");
+    for (uint64_t next = from;;) {
+      ASSIGN_OR_RETURN(ReplyPtr r,
+                       PooledCommand(pool_mu_, idle_, address_,
+                                     {"XRANGE", key, absl::StrCat(next, "-0"), end,
+                                      "COUNT", absl::StrCat(kReplayPage)}));
+      if (r->type != REDIS_REPLY_ARRAY) return Unexpected("redis: bad XRANGE reply");
+      for (size_t i = 0; i < r->elements; ++i) {
+        const redisReply* e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements != 2) {
+          return Unexpected("redis: bad XRANGE entry");
+        }
+        const redisReply* fields = e->element[1];
+        absl::StatusOr<EventPtr> event = DecodeWithSequence(
+            std::string_view(fields->element[1]->str, fields->element[1]->len),
+            SequenceOfId(std::string_view(e->element[0]->str, e->element[0]->len)));
+        if (!event.ok()) {
+          observer_.SessionAnomaly("undecodable_entry",
+                                   std::string(event.status().message()));
+          return event.status();
+        }
+        out.push_back(*std::move(event));
       }
-      const redisReply* fields = e->element[1];
-      ASSIGN_OR_RETURN(
-          EventPtr event,
-          DecodeWithSequence(
-              std::string_view(fields->element[1]->str, fields->element[1]->len),
-              SequenceOfId(std::string_view(e->element[0]->str, e->element[0]->len))));
-      out.push_back(std::move(event));
+      if (r->elements < kReplayPage || out.empty()) return out;
+      next = out.back()->sequence + 1;
+      if (next > to || next == 0) return out;
     }
-    return out;
   };
 }
 
 void RedisBackplane::ExpireDue() {
   const absl::Time now = clock_.Now();
+  ReportWatchers(now);
   absl::StatusOr<Reply> r = Script(kExpire, {"", absl::StrCat(absl::ToUnixMillis(now)),
                                              EncodeBody(now, SessionEnded{"expired"})});
-  if (!r.ok() || r->code() != "OK" || r->items.size() != 3) return;  // next tick retries
+  if (!r.ok() && absl::IsUnavailable(r.status())) return;  // Redis down: the next tick
+  if (!r.ok() || r->code() != "OK" || r->items.size() != 3) {
+    observer_.SessionAnomaly("expiry_failed", r.ok() ? std::string("unexpected reply")
+                                                     : std::string(r.status().message()));
+    return;
+  }
   observer_.RetainedPreviewBytes(ToI64(r->items[1]));
   observer_.SessionsActive(ToI64(r->items[2]));
 }
@@ -761,15 +808,31 @@ void RedisBackplane::PubSubLoop() {
   Delivery delivery(fetch);
   std::chrono::milliseconds backoff(50);
   bool was_connected = false;
+  // Logged at start and once per transition, not once per retry.
+  std::optional<bool> reported;
+  auto report = [&](bool reachable, std::string_view why) {
+    if (reported == reachable) return;
+    reported = reachable;
+    observer_.BackplaneReachable(AddressText(address_), reachable, why);
+  };
   while (!stopping()) {
     absl::StatusOr<std::unique_ptr<Connection>> conn = Connection::Open(address_);
     ReplyPtr ack;
+    std::string why;
     if (conn.ok()) {
       absl::StatusOr<ReplyPtr> r =
-          (*conn)->Command({"PSUBSCRIBE", absl::StrCat(kChannelPrefix, "*")});
-      if (r.ok() && (*r)->type == REDIS_REPLY_ARRAY) ack = *std::move(r);
+          (*conn)->Command({"PSUBSCRIBE", absl::StrCat(kChannelPrefix, "*"),
+                            absl::StrCat(kPurgePrefix, "*")});
+      if (r.ok() && (*r)->type == REDIS_REPLY_ARRAY) {
+        ack = *std::move(r);
+      } else {
+        why = r.ok() ? "PSUBSCRIBE refused" : std::string(r.status().message());
+      }
+    } else {
+      why = std::string(conn.status().message());
     }
     if (!ack) {
+      report(false, why);
       // Redis is down (not a blip a reconnect mends): live watchers cannot be
       // served, so they are told to resume, here or on another replica.
       if (was_connected) {
@@ -792,6 +855,7 @@ void RedisBackplane::PubSubLoop() {
     }
     backoff = std::chrono::milliseconds(50);
     redisContext* c = (*conn)->context();
+    report(true, "");
     set_subscribed(true);
     was_connected = true;
     // Whatever was published while this replica was not listening.
@@ -814,14 +878,26 @@ void RedisBackplane::PubSubLoop() {
         }
         std::string_view channel(reply->element[2]->str, reply->element[2]->len);
         std::string_view payload(reply->element[3]->str, reply->element[3]->len);
-        if (channel.substr(0, sizeof(kChannelPrefix) - 1) != kChannelPrefix) continue;
+        if (channel.substr(0, sizeof(kPurgePrefix) - 1) == kPurgePrefix) {
+          const std::vector<std::string> sha256 = absl::StrSplit(
+              absl::string_view(payload.data(), payload.size()), ' ', absl::SkipEmpty());
+          NotifyPurge(sha256);
+          continue;
+        }
+        if (channel.substr(0, sizeof(kChannelPrefix) - 1) != kChannelPrefix) {
+          observer_.SessionAnomaly("malformed_announcement", channel);
+          continue;
+        }
         const std::string id(channel.substr(sizeof(kChannelPrefix) - 1));
         std::vector<std::shared_ptr<Entry>> targets = hub_->Of(id);
         if (targets.empty()) continue;
         // "nonce seq blob", or "nonce seq" for a document (its previews are
         // read from the log once, for all of this replica's watchers).
         const size_t a = payload.find(' ');
-        if (a == std::string_view::npos) continue;
+        if (a == std::string_view::npos) {
+          observer_.SessionAnomaly("malformed_announcement", channel);
+          continue;
+        }
         const size_t b = payload.find(' ', a + 1);
         const std::string nonce(payload.substr(0, a));
         const uint64_t seq = ToU64(payload.substr(
@@ -839,7 +915,11 @@ void RedisBackplane::PubSubLoop() {
           if (logged->empty()) continue;
           event = logged->front();
         }
-        if (!event.ok()) continue;
+        if (!event.ok()) {
+          observer_.SessionAnomaly("undecodable_entry",
+                                   std::string(event.status().message()));
+          continue;
+        }
         for (const auto& e : targets) {
           std::lock_guard lock(e->mu);
           delivery.Offer(*e, nonce, *event);

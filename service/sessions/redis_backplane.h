@@ -7,6 +7,11 @@
 //   docshare:log:<id>:<nonce>      stream: one entry per event, ID "<seq>-1",
 //                                  field "e" = EncodeEvent (previews inside)
 //   docshare:events:<id>           Pub/Sub: "<nonce> <seq> <EncodeEvent>"
+//   docshare:docs:<id>:<nonce>     hash: per document "<seq> <role> <bytes> <withdrawn>",
+//                                  its previewless DocumentShared and preview SHA-256s
+//   docshare:acks:<id>:<nonce>     set: "<document> <role> <acknowledgement>" seen
+//   docshare:watchers:<id>         hash: replica -> "<live watchers> <unix ms>"
+//   docshare:purge:<id>            Pub/Sub: a withdrawn document's preview SHA-256s
 //   docshare:expiring / :forget    sorted sets: ids by expires_at / forget_at
 //   docshare:retained / :active    global preview bytes / active sessions
 //
@@ -36,9 +41,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "service/common/clock.h"
 #include "service/common/observer.h"
 #include "service/sessions/backplane.h"
+#include "service/sessions/redis_security.h"
 
 namespace docshare {
 
@@ -46,6 +54,7 @@ struct RedisAddress {
   std::string host = "127.0.0.1";
   int port = 6379;
   int db = 0;
+  RedisSecurity security;  // rediss:// and AUTH
 };
 
 class RedisBackplane final : public Backplane {
@@ -57,10 +66,18 @@ class RedisBackplane final : public Backplane {
   absl::StatusOr<SessionInfo> Start(const SessionSettings& settings) override;
   absl::StatusOr<SessionInfo> Get(std::string_view id) override;
   absl::StatusOr<uint32_t> End(std::string_view id, std::string_view reason) override;
-  absl::StatusOr<EventPtr> Append(std::string_view id,
+  absl::StatusOr<EventPtr> Append(std::string_view id, std::string_view nonce,
                                   std::shared_ptr<const Document> document) override;
   absl::StatusOr<Subscribed> Subscribe(std::string_view id, uint64_t after_sequence,
                                        Subscriber* subscriber) override;
+  absl::StatusOr<EventPtr> Withdraw(std::string_view id, std::string_view document_id,
+                                    Role by) override;
+  absl::StatusOr<EventPtr> Acknowledge(std::string_view id, std::string_view document_id,
+                                       Role by, Acknowledgement acknowledgement) override;
+  absl::StatusOr<SessionSnapshot> Snapshot(std::string_view id) override;
+  // Also reports this replica's watcher counts (Snapshot's `watchers`).
+  absl::StatusOr<std::shared_ptr<const Document>> ReadDocument(
+      std::string_view id, std::string_view nonce, uint64_t sequence) override;
   void ExpireDue() override;
   bool Healthy() override;
 
@@ -76,15 +93,22 @@ class RedisBackplane final : public Backplane {
   using Fetch = std::function<absl::StatusOr<std::vector<EventPtr>>(
       const std::string& id, const std::string& nonce, uint64_t from, uint64_t to)>;
   absl::StatusOr<Reply> Script(int script, std::vector<std::string> args);
+  // A reply not shaped as the script returns it: counted, then INTERNAL.
+  absl::Status Unexpected(std::string_view what);
   // XRANGE of a session's log, sequences from..to (to = max: the end).
   Fetch FetchFunction();
   void PubSubLoop();
+  void ReportWatchers(absl::Time now) ABSL_LOCKS_EXCLUDED(report_mu_);
 
   const RedisAddress address_;
   const Clock& clock_;
   const SessionCaps caps_;
   Observer& observer_;
   std::shared_ptr<Hub> hub_;
+  const std::string replica_;  // names this replica's watcher report
+  absl::Mutex report_mu_;
+  // Sessions with watchers here at the last report.
+  std::vector<std::string> reported_ ABSL_GUARDED_BY(report_mu_);
 
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by pool_mu_

@@ -13,13 +13,37 @@ bool IsSessionEnded(const EventPtr& event) {
 
 }  // namespace
 
+EventPtr WithoutPreviews(const SessionEvent& shared_event) {
+  const Document& original = *std::get<DocumentShared>(shared_event.event).document;
+  auto document = std::make_shared<Document>(original);
+  document->previews.clear();
+  document->filename.clear();
+  auto event = std::make_shared<SessionEvent>();
+  event->sequence = shared_event.sequence;
+  event->time = shared_event.time;
+  event->event = DocumentShared{std::move(document)};
+  return event;
+}
+
+void Watcher::PurgeQueued(const std::string& document_id) {
+  for (std::deque<EventPtr>* queue : {&replay_, &live_}) {
+    for (EventPtr& queued : *queue) {
+      const auto* shared = std::get_if<DocumentShared>(&queued->event);
+      if (shared != nullptr && shared->document != nullptr &&
+          shared->document->document_id == document_id) {
+        queued = WithoutPreviews(*queued);
+      }
+    }
+  }
+}
+
 Watcher::Watcher(size_t capacity, std::function<void()> wake)
     : capacity_(capacity), wake_(std::move(wake)) {}
 
 void Watcher::SetReplay(std::vector<EventPtr> replay) {
   bool queued = false;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     uint64_t replay_last = 0;
     for (EventPtr& event : replay) {
       if (event == nullptr || event->sequence <= replay_last) continue;
@@ -38,7 +62,10 @@ void Watcher::SetReplay(std::vector<EventPtr> replay) {
 void Watcher::OnEvent(EventPtr event) {
   if (event == nullptr) return;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
+    if (const auto* withdrawn = std::get_if<DocumentWithdrawn>(&event->event)) {
+      PurgeQueued(withdrawn->document_id);
+    }
     if (overflowed_ || event->sequence <= last_queued_) return;
     if (live_.size() >= capacity_ && !IsSessionEnded(event)) {
       overflowed_ = true;
@@ -52,7 +79,7 @@ void Watcher::OnEvent(EventPtr event) {
 }
 
 EventPtr Watcher::Pop() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (overflowed_ || lost_) return nullptr;
   std::deque<EventPtr>& from = replay_.empty() ? live_ : replay_;
   if (from.empty()) return nullptr;
@@ -64,7 +91,7 @@ EventPtr Watcher::Pop() {
 
 void Watcher::OnBackplaneLost() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (lost_) return;
     lost_ = true;
   }
@@ -72,17 +99,17 @@ void Watcher::OnBackplaneLost() {
 }
 
 bool Watcher::lost() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return lost_;
 }
 
 bool Watcher::overflowed() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return overflowed_;
 }
 
 uint64_t Watcher::last_delivered() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return last_delivered_;
 }
 

@@ -4,8 +4,9 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "service/sessions/backplane.h"
 
 namespace docshare {
@@ -17,6 +18,11 @@ namespace docshare {
 // watchers never wait for it. A SessionEnded is queued even when the live
 // queue is full (it is the last event, so the bound grows by at most one):
 // a slow watcher still learns the session ended.
+// The DocumentShared as it stands once its document is withdrawn: the same
+// sequence and time, the document without previews or filename (what
+// replays show, and what a queued copy becomes).
+EventPtr WithoutPreviews(const SessionEvent& shared_event);
+
 class Watcher final : public Subscriber {
  public:
   // `wake` is called (without the lock held) when an event or an overflow
@@ -37,17 +43,21 @@ class Watcher final : public Subscriber {
   uint64_t last_delivered() const;
 
  private:
+  // A DocumentWithdrawn arrived: queued copies of that document lose their
+  // previews, so a slow watcher is never sent bytes that were taken back.
+  void PurgeQueued(const std::string& document_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const size_t capacity_;
   std::function<void()> wake_;
-  mutable std::mutex mu_;
-  std::deque<EventPtr> replay_;
-  std::deque<EventPtr> live_;
-  bool overflowed_ = false;
-  bool lost_ = false;
-  uint64_t last_delivered_ = 0;
+  mutable absl::Mutex mu_;
+  std::deque<EventPtr> replay_ ABSL_GUARDED_BY(mu_);
+  std::deque<EventPtr> live_ ABSL_GUARDED_BY(mu_);
+  bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
+  bool lost_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t last_delivered_ ABSL_GUARDED_BY(mu_) = 0;
   // Highest sequence queued (replay or live): anything at or below it is a
   // duplicate at the replay/live seam and is dropped.
-  uint64_t last_queued_ = 0;
+  uint64_t last_queued_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace docshare

@@ -12,8 +12,12 @@
 #include "service/common/clock.h"
 #include "service/common/observer.h"
 #include "service/config/config.h"
+#include "service/http/api.h"
+#include "service/http/http_server.h"
+#include "service/http/offload.h"
 #include "service/pipeline/pipeline.h"
 #include "service/sessions/backplane.h"
+#include "service/transport/reflection_v1.h"
 #include "service/transport/services.h"
 
 namespace docshare {
@@ -22,13 +26,18 @@ namespace docshare {
 // with health and reflection. main() and the integration tests both run it.
 class App {
  public:
-  App(Config config, const Clock& clock, Observer& observer, Logger& log);
+  // `http_observer` (metrics) defaults to none.
+  App(Config config, const Clock& clock, Observer& observer, Logger& log,
+      HttpObserver* http_observer = nullptr);
   ~App();
 
   // Binds --grpc-address (port 0 picks a free port) and starts serving.
-  absl::Status Start(std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-                         interceptors = {});
+  absl::Status Start(
+      std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+          interceptors = {});
   int grpc_port() const { return grpc_port_; }
+  // 0 with --http-address=off.
+  int http_port() const { return http_ ? http_->port() : 0; }
   const std::string& admin_token() const { return config_.admin_token; }
   bool admin_token_generated() const { return admin_token_generated_; }
   const Config& config() const { return config_; }
@@ -56,12 +65,26 @@ class App {
   std::unique_ptr<Renderer> renderer_;
   std::unique_ptr<RenderPool> pool_;
   std::unique_ptr<PreviewCache> cache_;
+  std::unique_ptr<UploadBudget> upload_budget_;
+  std::unique_ptr<Admission> admission_;
   std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<PreviewUrlSigner>
+      preview_urls_;                 // gRPC and HTTP; null with --http-address=off
+  std::unique_ptr<CallPool> calls_;  // outlives server_
   StreamSet streams_;
   std::unique_ptr<SessionServiceImpl> session_service_;
   std::unique_ptr<DocumentServiceImpl> document_service_;
+  std::unique_ptr<ReflectionV1Service> reflection_v1_;
   std::unique_ptr<grpc::Server> server_;
   int grpc_port_ = 0;
+  HttpObserver null_http_observer_;
+  std::unique_ptr<Offload> http_offload_;
+  std::unique_ptr<PreviewRoute> previews_;
+  std::unique_ptr<EventsRoute> events_;
+  std::unique_ptr<UploadRoute> uploads_;
+  std::unique_ptr<LifecycleRoutes> lifecycle_;
+  std::unique_ptr<HttpApi> http_api_;
+  std::unique_ptr<HttpServer> http_;
 
   std::mutex mu_;
   std::condition_variable stop_cv_;

@@ -2,16 +2,26 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/alarm.h"
+#include "service/common/error_info.h"
 #include "service/common/reject.h"
 #include "service/common/status_macros.h"
+#include "service/pipeline/authorize.h"
 #include "service/pipeline/sniff.h"
 #include "service/pipeline/upload_buffer.h"
+#include "service/transport/check_file.h"
 #include "service/transport/convert.h"
+#include "service/transport/handoff.h"
+#include "service/transport/lifecycle.h"
 #include "service/transport/services.h"
 #include "service/transport/status.h"
 
 namespace docshare {
 namespace {
+
+absl::Status AdmitShare(const ServiceDeps& deps, const Caller& caller) {
+  if (deps.admission == nullptr) return absl::OkStatus();
+  return deps.admission->AllowShare(TokenKey(caller));
+}
 
 // One ShareDocument stream: the header, then chunks, each handed to the
 // pipeline as it arrives; the verdict comes back from the render pool.
@@ -21,29 +31,39 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
                const ServiceDeps& deps, StreamSet& streams)
       : context_(context), response_(response), deps_(deps), streams_(streams) {
     if (!streams_.BeginCall()) {
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is draining"));
+      HandOff(this);
+      Finish(ToGrpcStatus(DrainingError()));
       return;
     }
     counted_ = true;
     absl::StatusOr<Caller> caller = CallerOf(*context_, deps_);
     if (!caller.ok()) {
+      HandOff(this);
       Finish(ToGrpcStatus(caller.status()));
       return;
     }
     caller_ = *std::move(caller);
+    if (absl::Status s = AdmitShare(deps_, caller_); !s.ok()) {
+      HandOff(this);
+      Finish(ToGrpcStatus(s));
+      return;
+    }
     share_ = deps_.pipeline.NewShare();
     // A stalled upload (slowloris) is cut off after --upload-timeout.
     guard_ = std::make_shared<Guard>();
     guard_->reactor = this;
-    deadline_.Set(std::chrono::system_clock::now() + absl::ToChronoSeconds(deps_.upload_timeout),
-                  [guard = guard_](bool fired) {
-                    std::lock_guard lock(guard->mu);
-                    if (fired && guard->reactor != nullptr) guard->reactor->TimedOut();
-                  });
+    deadline_.Set(
+        std::chrono::system_clock::now() + absl::ToChronoSeconds(deps_.upload_timeout),
+        [guard = guard_](bool fired) {
+          std::lock_guard lock(guard->mu);
+          if (fired && guard->reactor != nullptr) guard->reactor->TimedOut();
+        });
+    HandOff(this);
     StartRead(&request_);
   }
 
   void OnReadDone(bool ok) override {
+    TakeOver(this);
     if (finished()) return;
     if (!ok) return EndOfStream();
     absl::Status status = Consume();
@@ -51,12 +71,14 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
       share_.reset();  // reports the verdict (metrics, log) before the client hears it
       return FinishOnce(ToGrpcStatus(status, context_));
     }
+    HandOff(this);
     StartRead(&request_);
   }
 
   // Shares already received finish when the server drains; only its
   // shutdown deadline cuts them off.
   void OnDone() override {
+    TakeOver(this);
     if (guard_) {
       std::lock_guard lock(guard_->mu);
       guard_->reactor = nullptr;
@@ -87,16 +109,17 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
   void EndOfStream() {
     if (!begun_) {
       return FinishOnce(ToGrpcStatus(
-          absl::InvalidArgumentError("the stream ended before the ShareHeader"), context_));
+          absl::InvalidArgumentError("the stream ended before the ShareHeader"),
+          context_));
     }
     {
       std::lock_guard lock(mu_);
       if (finished_) return;
       uploaded_ = true;  // the upload deadline no longer applies
     }
-    share_->Finish([this](absl::StatusOr<std::shared_ptr<const Document>> result) {
+    share_->Finish([this](absl::StatusOr<Published> result) {
       if (!result.ok()) return FinishOnce(ToGrpcStatus(result.status(), context_));
-      ToProto(**result, WithData::kNo, response_->mutable_document());
+      ToProto(*result->document, WithData::kNo, response_->mutable_document());
       FinishOnce(grpc::Status::OK);
     });
   }
@@ -106,12 +129,14 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
       std::lock_guard lock(mu_);
       if (uploaded_ || finished_) return;
     }
-    deps_.log.Warn("upload_timeout", {{"peer", context_->peer()},
-                                      {"timeout_s", absl::ToInt64Seconds(deps_.upload_timeout)}});
-    FinishOnce(grpc::Status(
-        grpc::StatusCode::DEADLINE_EXCEEDED,
-        absl::StrCat("the upload took longer than ", absl::ToInt64Seconds(deps_.upload_timeout),
-                     " s and was cut off")));
+    deps_.log.Warn("upload_timeout",
+                   {{"peer", context_->peer()},
+                    {"timeout_s", absl::ToInt64Seconds(deps_.upload_timeout)}});
+    FinishOnce(ToGrpcStatus(WithErrorInfo(
+        absl::DeadlineExceededError(absl::StrCat(
+            "the upload took longer than ", absl::ToInt64Seconds(deps_.upload_timeout),
+            " s and was cut off")),
+        {std::string(kReasonUploadTimeout), {}})));
   }
 
   bool finished() {
@@ -125,6 +150,7 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
       if (finished_) return;
       finished_ = true;
     }
+    HandOff(this);
     Finish(status);
   }
 
@@ -152,32 +178,46 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
 
 absl::Status Check(const grpc::CallbackServerContext& context, const ServiceDeps& deps,
                    const v1::CheckFileRequest& request, v1::CheckFileResponse& response) {
-  RETURN_IF_ERROR(CallerOf(context, deps).status());
-  std::string_view head = request.head();
-  if (head.size() > UploadBuffer::kHeadBytes) head = head.substr(0, UploadBuffer::kHeadBytes);
-  absl::StatusOr<SniffResult> sniffed = Sniff(head);
-  if (sniffed.ok()) {
-    response.set_supported(true);
-    response.set_detected_type(ToProto(sniffed->type));
-    response.set_detected_mime_type(sniffed->mime);
-    response.set_message(absl::StrCat(sniffed->mime, " is supported"));
-    return absl::OkStatus();
+  ASSIGN_OR_RETURN(Caller caller, CallerOf(context, deps));
+  if (deps.admission != nullptr) {
+    RETURN_IF_ERROR(deps.admission->AllowCheckFile(TokenKey(caller)));
   }
-  response.set_supported(false);
-  response.set_detected_mime_type(GetDetectedMime(sniffed.status()));
-  response.set_reason(ToProto(GetRejectReason(sniffed.status())));
-  response.set_message(std::string(sniffed.status().message()));
+  response = CheckHead(request.head());
   return absl::OkStatus();
+}
+
+absl::Status Withdraw(const ServiceDeps& deps, const Caller& caller,
+                      const v1::WithdrawDocumentRequest& request,
+                      v1::WithdrawDocumentResponse& /*response*/) {
+  return WithdrawDocument(LifecycleOf(deps), caller, request);
+}
+
+absl::Status Acknowledge(const ServiceDeps& deps, const Caller& caller,
+                         const v1::AcknowledgeDocumentRequest& request,
+                         v1::AcknowledgeDocumentResponse& /*response*/) {
+  return AcknowledgeDocument(LifecycleOf(deps), caller, request);
 }
 
 }  // namespace
 
-grpc::ServerUnaryReactor* DocumentServiceImpl::CheckFile(grpc::CallbackServerContext* context,
-                                                         const v1::CheckFileRequest* request,
-                                                         v1::CheckFileResponse* response) {
+grpc::ServerUnaryReactor* DocumentServiceImpl::WithdrawDocument(
+    grpc::CallbackServerContext* context, const v1::WithdrawDocumentRequest* request,
+    v1::WithdrawDocumentResponse* response) {
+  return UnaryOffThread(context, deps_, streams_, request, response, &Withdraw);
+}
+
+grpc::ServerUnaryReactor* DocumentServiceImpl::AcknowledgeDocument(
+    grpc::CallbackServerContext* context, const v1::AcknowledgeDocumentRequest* request,
+    v1::AcknowledgeDocumentResponse* response) {
+  return UnaryOffThread(context, deps_, streams_, request, response, &Acknowledge);
+}
+
+grpc::ServerUnaryReactor* DocumentServiceImpl::CheckFile(
+    grpc::CallbackServerContext* context, const v1::CheckFileRequest* request,
+    v1::CheckFileResponse* response) {
   auto* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(streams_.draining()
-                                   ? absl::UnavailableError("the server is draining")
+                                   ? DrainingError()
                                    : Check(*context, deps_, *request, *response)));
   return reactor;
 }

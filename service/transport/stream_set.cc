@@ -1,56 +1,70 @@
-#include "service/transport/services.h"
-
+#include <optional>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "service/transport/services.h"
 
 namespace docshare {
 
 bool StreamSet::Add(Drainable* stream) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (draining_) return false;
   streams_.insert(stream);
   return true;
 }
 
 void StreamSet::Remove(Drainable* stream) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
+  auto not_ending = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return !ending_.has_value() || *ending_ == std::this_thread::get_id();
+  };
+  mu_.Await(absl::Condition(&not_ending));
   streams_.erase(stream);
-  idle_.notify_all();
 }
 
 bool StreamSet::BeginCall() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (draining_) return false;
   ++calls_;
   return true;
 }
 
 void StreamSet::EndCall() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   --calls_;
-  idle_.notify_all();
 }
 
 int StreamSet::calls() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return calls_;
 }
 
 bool StreamSet::WaitIdle(absl::Time deadline) {
-  std::unique_lock lock(mu_);
-  return idle_.wait_until(lock, absl::ToChronoTime(deadline),
-                          [this] { return streams_.empty() && calls_ == 0; });
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return streams_.empty() && calls_ == 0;
+  };
+  return mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
 }
 
 void StreamSet::Drain() {
-  std::lock_guard lock(mu_);
-  draining_ = true;
-  // A stream removes itself only from OnDone, which needs our lock: every
-  // pointer is alive until we let go, or until its own EndForDrain.
-  const std::vector<Drainable*> streams(streams_.begin(), streams_.end());
+  std::vector<Drainable*> streams;
+  {
+    absl::MutexLock lock(&mu_);
+    draining_ = true;
+    // Concurrent Drain calls take turns.
+    mu_.Await(absl::Condition(
+        +[](std::optional<std::thread::id>* e) { return !e->has_value(); }, &ending_));
+    ending_ = std::this_thread::get_id();
+    streams.assign(streams_.begin(), streams_.end());
+  }
+  // No lock held: a stream ends itself (and may finish inline). Each pointer
+  // stays alive until ending_ is cleared, since Remove waits for it.
   for (Drainable* stream : streams) stream->EndForDrain();
+  absl::MutexLock lock(&mu_);
+  ending_.reset();
 }
 
 absl::StatusOr<Caller> CallerOf(const grpc::CallbackServerContext& context,
@@ -58,7 +72,8 @@ absl::StatusOr<Caller> CallerOf(const grpc::CallbackServerContext& context,
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   std::string_view value;
-  if (it != metadata.end()) value = std::string_view(it->second.data(), it->second.size());
+  if (it != metadata.end())
+    value = std::string_view(it->second.data(), it->second.size());
   return Authenticate(value, deps.admin_token, deps.tokens);
 }
 

@@ -105,6 +105,22 @@ TEST_F(TokensTest, OtherSecretIsRefused) {
   EXPECT_TRUE(other.Verify(token).ok());
 }
 
+// Issue 12, attack 8: rotation without logging everyone out.
+TEST_F(TokensTest, RotatedSecretsStillVerifyOldTokensAndSignWithTheNewOne) {
+  const std::string old_token = tokens_.Mint(SomeClaims());
+  TokenService rotated(
+      std::vector<std::string>{"the-new-secret-0123456789abcdef0123", kSecret}, clock_);
+  ASSERT_TRUE(rotated.Verify(old_token).ok()) << "signed with the previous secret";
+  const std::string new_token = rotated.Mint(SomeClaims());
+  EXPECT_NE(new_token, old_token) << "signed with the current secret";
+  EXPECT_TRUE(rotated.Verify(new_token).ok());
+  ExpectUnauthenticated(tokens_.Verify(new_token), new_token);  // not yet rotated
+  TokenService retired(std::vector<std::string>{"the-new-secret-0123456789abcdef0123"},
+                       clock_);
+  ExpectUnauthenticated(retired.Verify(old_token), old_token);  // previous one dropped
+  EXPECT_TRUE(retired.Verify(new_token).ok());
+}
+
 TEST_F(TokensTest, ExpiredAtTheExactSecond) {
   const std::string token = tokens_.Mint(SomeClaims(absl::Seconds(60)));
   clock_.Advance(absl::Seconds(59));

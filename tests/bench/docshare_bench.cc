@@ -27,7 +27,22 @@
 //              bytes read and total_ms per reject (from its JSON share lines).
 //   checkfile  --callers C concurrent CheckFile calls on ONE channel for
 //              --seconds D (after a 1 s warm-up). Prints calls/s and latency.
-#include <vips/vips8>
+//              --background-starts N: meanwhile N clients loop StartSession +
+//              EndSession (each a backplane call: with Redis, a Redis round trip).
+//   replay     one session of --documents D shares (--file, made unique), then
+//              --watchers W WatchSession streams from after_sequence 0 at once
+//              (--streams-per-channel per channel). Prints the time until the
+//              last watcher has all D events and, with --server-pid, the server's
+//              VmRSS before and its highest sampled VmRSS. --no-read: the
+//              watchers never read; RSS is sampled for --seconds instead.
+//   delay-proxy  a TCP proxy on 127.0.0.1:--listen-port to 127.0.0.1:--to-port
+//              that hands every byte from the upstream back --delay-ms late
+//              (put between docshare-server and redis-server: each Redis reply
+//              arrives that much later). Runs until killed.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -35,6 +50,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -45,8 +61,8 @@
 #include <random>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
+#include <vips/vips8>
 
 #include "docshare/v1/docshare.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -57,18 +73,25 @@ namespace {
 namespace v1 = docshare::v1;
 using Clock = std::chrono::steady_clock;
 
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double Ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
 double Secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 struct Options {
-  std::string mode, address = "127.0.0.1:50051", admin_token, dir, files, file, server_log;
+  std::string mode, address = "127.0.0.1:50051", admin_token, dir, files, file,
+                    server_log;
   std::string watch_address;  // fanout: watchers on another replica (default: --address)
   int server_pid = 0;
   bool reset_hwm = false;
   int uploaders = 2, shares = 0, session_docs = 50, warmup = 0;
-  int sessions = 1, watchers = 500, documents = 20, interval_ms = 0, streams_per_channel = 90;
+  int sessions = 1, watchers = 500, documents = 20, interval_ms = 0,
+      streams_per_channel = 90;
   int pdfs = 10, bombs = 30;
   int callers = 64;
+  int background_starts = 0;
+  bool no_read = false;
+  int listen_port = 0, to_port = 0, delay_ms = 200;
   double seconds = 5;
   int chunk = 64 * 1024;
 };
@@ -87,39 +110,76 @@ Options Parse(int argc, char** argv) {
     if (auto eq = a.find('='); eq != std::string::npos) {
       v = a.substr(eq + 1);
       a = a.substr(0, eq);
-    } else if (a != "reset-hwm") {
+    } else if (a != "reset-hwm" && a != "no-read") {
       if (i + 1 >= argc) Die("--" + a + " needs a value");
       v = argv[++i];
     }
-    if (a == "mode") o.mode = v;
-    else if (a == "address") o.address = v;
-    else if (a == "watch-address") o.watch_address = v;
-    else if (a == "admin-token") o.admin_token = v;
-    else if (a == "dir") o.dir = v;
-    else if (a == "files") o.files = v;
-    else if (a == "file") o.file = v;
-    else if (a == "server-log") o.server_log = v;
-    else if (a == "server-pid") o.server_pid = std::stoi(v);
-    else if (a == "reset-hwm") o.reset_hwm = true;
-    else if (a == "uploaders") o.uploaders = std::stoi(v);
-    else if (a == "shares") o.shares = std::stoi(v);
-    else if (a == "session-docs") o.session_docs = std::stoi(v);
-    else if (a == "warmup") o.warmup = std::stoi(v);
-    else if (a == "sessions") o.sessions = std::stoi(v);
-    else if (a == "watchers") o.watchers = std::stoi(v);
-    else if (a == "documents") o.documents = std::stoi(v);
-    else if (a == "interval-ms") o.interval_ms = std::stoi(v);
-    else if (a == "streams-per-channel") o.streams_per_channel = std::stoi(v);
-    else if (a == "pdfs") o.pdfs = std::stoi(v);
-    else if (a == "bombs") o.bombs = std::stoi(v);
-    else if (a == "callers") o.callers = std::stoi(v);
-    else if (a == "seconds") o.seconds = std::stod(v);
-    else if (a == "chunk") o.chunk = std::stoi(v);
-    else Die("unknown flag --" + a);
+    if (a == "mode")
+      o.mode = v;
+    else if (a == "address")
+      o.address = v;
+    else if (a == "watch-address")
+      o.watch_address = v;
+    else if (a == "admin-token")
+      o.admin_token = v;
+    else if (a == "dir")
+      o.dir = v;
+    else if (a == "files")
+      o.files = v;
+    else if (a == "file")
+      o.file = v;
+    else if (a == "server-log")
+      o.server_log = v;
+    else if (a == "server-pid")
+      o.server_pid = std::stoi(v);
+    else if (a == "reset-hwm")
+      o.reset_hwm = true;
+    else if (a == "uploaders")
+      o.uploaders = std::stoi(v);
+    else if (a == "shares")
+      o.shares = std::stoi(v);
+    else if (a == "session-docs")
+      o.session_docs = std::stoi(v);
+    else if (a == "warmup")
+      o.warmup = std::stoi(v);
+    else if (a == "sessions")
+      o.sessions = std::stoi(v);
+    else if (a == "watchers")
+      o.watchers = std::stoi(v);
+    else if (a == "documents")
+      o.documents = std::stoi(v);
+    else if (a == "interval-ms")
+      o.interval_ms = std::stoi(v);
+    else if (a == "streams-per-channel")
+      o.streams_per_channel = std::stoi(v);
+    else if (a == "pdfs")
+      o.pdfs = std::stoi(v);
+    else if (a == "bombs")
+      o.bombs = std::stoi(v);
+    else if (a == "callers")
+      o.callers = std::stoi(v);
+    else if (a == "seconds")
+      o.seconds = std::stod(v);
+    else if (a == "chunk")
+      o.chunk = std::stoi(v);
+    else if (a == "background-starts")
+      o.background_starts = std::stoi(v);
+    else if (a == "no-read")
+      o.no_read = true;
+    else if (a == "listen-port")
+      o.listen_port = std::stoi(v);
+    else if (a == "to-port")
+      o.to_port = std::stoi(v);
+    else if (a == "delay-ms")
+      o.delay_ms = std::stoi(v);
+    else
+      Die("unknown flag --" + a);
   }
-  if (o.mode.empty() || o.admin_token.empty()) {
-    Die("usage: docshare-bench --mode share|fanout|reject|checkfile --address HOST:PORT "
-        "--admin-token TOKEN [options] (see the comment at the top of docshare_bench.cc)");
+  if (o.mode.empty() || (o.admin_token.empty() && o.mode != "delay-proxy")) {
+    Die("usage: docshare-bench --mode share|fanout|reject|checkfile|replay|delay-proxy "
+        "--address HOST:PORT "
+        "--admin-token TOKEN [options] (see the comment at the top of "
+        "docshare_bench.cc)");
   }
   return o;
 }
@@ -141,13 +201,15 @@ void Authorize(grpc::ClientContext& ctx, const std::string& token, int deadline_
 std::string Trailer(const grpc::ClientContext& ctx, const std::string& key) {
   const auto& md = ctx.GetServerTrailingMetadata();
   auto it = md.find(key);
-  return it == md.end() ? std::string() : std::string(it->second.data(), it->second.size());
+  return it == md.end() ? std::string()
+                        : std::string(it->second.data(), it->second.size());
 }
 
 long ProcStatusKb(int pid, const std::string& key) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind(key + ":", 0) == 0) return std::strtol(line.c_str() + key.size() + 1, nullptr, 10);
+    if (line.rfind(key + ":", 0) == 0)
+      return std::strtol(line.c_str() + key.size() + 1, nullptr, 10);
   }
   return -1;
 }
@@ -157,8 +219,8 @@ std::vector<int> ProcessTree(int pid) {
   std::vector<int> out{pid};
   for (size_t i = 0; i < out.size(); ++i) {
     std::error_code ec;
-    for (const auto& task :
-         std::filesystem::directory_iterator("/proc/" + std::to_string(out[i]) + "/task", ec)) {
+    for (const auto& task : std::filesystem::directory_iterator(
+             "/proc/" + std::to_string(out[i]) + "/task", ec)) {
       std::ifstream in(task.path() / "children");
       for (int child; in >> child;) out.push_back(child);
     }
@@ -235,14 +297,16 @@ std::string MimeOf(const std::string& b) {
 
 std::string Unique(const std::string& bytes, uint64_t n) {  // after the end marker
   static const uint64_t salt = std::random_device{}() ^ (uint64_t(getpid()) << 32);
-  return bytes + "docshare-bench-unique:" + std::to_string(salt) + ":" + std::to_string(n);
+  return bytes + "docshare-bench-unique:" + std::to_string(salt) + ":" +
+         std::to_string(n);
 }
 
 struct Session {
   std::string id, agent, consumer;
 };
 
-Session StartSession(v1::SessionService::Stub& stub, const Options& o, const std::string& id) {
+Session StartSession(v1::SessionService::Stub& stub, const Options& o,
+                     const std::string& id) {
   v1::StartSessionRequest req;
   req.set_session_id(id);
   v1::StartSessionResponse resp;
@@ -304,13 +368,14 @@ std::atomic<long> g_tree_peak_kb{0};  // highest sampled RSS of server + workers
 
 void PrintRss(const Options& o, const char* label) {
   if (o.server_pid <= 0) return;
-  std::printf("%s: server pid=%d VmHWM(peak RSS)=%.1f MB VmRSS=%.1f MB\n", label, o.server_pid,
-              ProcStatusKb(o.server_pid, "VmHWM") / 1024.0,
+  std::printf("%s: server pid=%d VmHWM(peak RSS)=%.1f MB VmRSS=%.1f MB\n", label,
+              o.server_pid, ProcStatusKb(o.server_pid, "VmHWM") / 1024.0,
               ProcStatusKb(o.server_pid, "VmRSS") / 1024.0);
   const std::vector<int> tree = ProcessTree(o.server_pid);
-  std::printf("%s: server + %zu worker process(es): VmRSS now=%.1f MB, sum of VmHWM=%.1f MB",
-              label, tree.size() - 1, TreeKb(o.server_pid, "VmRSS") / 1024.0,
-              TreeKb(o.server_pid, "VmHWM") / 1024.0);
+  std::printf(
+      "%s: server + %zu worker process(es): VmRSS now=%.1f MB, sum of VmHWM=%.1f MB",
+      label, tree.size() - 1, TreeKb(o.server_pid, "VmRSS") / 1024.0,
+      TreeKb(o.server_pid, "VmHWM") / 1024.0);
   if (g_tree_peak_kb > 0) {
     std::printf(", highest sampled sum of VmRSS=%.1f MB", g_tree_peak_kb.load() / 1024.0);
   }
@@ -369,8 +434,8 @@ int RunShare(const Options& o) {
         ++in_session;
         const Input& in = inputs[i % inputs.size()];
         const std::string name = std::filesystem::path(in.name).filename().string();
-        ShareResult r = Share(*docs, session->agent, session->id, name, Unique(in.bytes, i),
-                              o.chunk);
+        ShareResult r =
+            Share(*docs, session->agent, session->id, name, Unique(in.bytes, i), o.chunk);
         const int d = ++done;
         if (o.warmup > 0 && d == o.warmup && o.server_pid > 0) {
           rss_warm_kb = TreeKb(o.server_pid, "VmRSS");
@@ -399,33 +464,37 @@ int RunShare(const Options& o) {
   if (sampler.joinable()) sampler.join();
   int error_count = 0;
   for (const auto& [k, n] : errors) error_count += n;
-  std::printf("share: uploaders=%d shares=%d ok=%zu errors=%d seconds=%.3f\n", o.uploaders,
-              total, latencies.size(), error_count, secs);
-  std::printf("share: files/s=%.2f MB/s=%.2f (MB of originals)\n", latencies.size() / secs,
-              ok_bytes / 1e6 / secs);
+  std::printf("share: uploaders=%d shares=%d ok=%zu errors=%d seconds=%.3f\n",
+              o.uploaders, total, latencies.size(), error_count, secs);
+  std::printf("share: files/s=%.2f MB/s=%.2f (MB of originals)\n",
+              latencies.size() / secs, ok_bytes / 1e6 / secs);
   std::printf("share: latency %s\n", LatencyLine(latencies).c_str());
-  for (const auto& [k, n] : errors) std::printf("share: error code %s x%d\n", k.c_str(), n);
+  for (const auto& [k, n] : errors)
+    std::printf("share: error code %s x%d\n", k.c_str(), n);
   PrintRss(o, "share");
   if (o.server_pid > 0) {
     const long end_kb = TreeKb(o.server_pid, "VmRSS");
     if (rss_warm_kb > 0) {
-      std::printf("share: server+workers RSS after %d warm-up shares=%.1f MB, at the end (%d shares)=%.1f MB, "
-                  "growth=%.1f%%\n",
-                  o.warmup, rss_warm_kb / 1024.0, total, end_kb / 1024.0,
-                  100.0 * (end_kb - rss_warm_kb) / rss_warm_kb);
+      std::printf(
+          "share: server+workers RSS after %d warm-up shares=%.1f MB, at the end (%d "
+          "shares)=%.1f MB, "
+          "growth=%.1f%%\n",
+          o.warmup, rss_warm_kb / 1024.0, total, end_kb / 1024.0,
+          100.0 * (end_kb - rss_warm_kb) / rss_warm_kb);
       // The server process alone: the workers' RSS moves with the image each
       // one last decoded (and is sampled mid-render at the warm-up mark).
       const long main_end_kb = ProcStatusKb(o.server_pid, "VmRSS");
-      std::printf("share: server process RSS after %d warm-up shares=%.1f MB, "
-                  "at the end=%.1f MB, growth=%.1f%%\n",
-                  o.warmup, main_warm_kb / 1024.0, main_end_kb / 1024.0,
-                  100.0 * (main_end_kb - main_warm_kb) / main_warm_kb);
+      std::printf(
+          "share: server process RSS after %d warm-up shares=%.1f MB, "
+          "at the end=%.1f MB, growth=%.1f%%\n",
+          o.warmup, main_warm_kb / 1024.0, main_end_kb / 1024.0,
+          100.0 * (main_end_kb - main_warm_kb) / main_warm_kb);
     }
     // Ten points of the RSS curve (shares done -> MB).
     std::string curve;
     for (size_t k = 1; k <= 10 && !rss_series.empty(); ++k) {
-      const auto& [n, kb] = rss_series[std::min(rss_series.size() - 1,
-                                                k * rss_series.size() / 10)];
+      const auto& [n, kb] =
+          rss_series[std::min(rss_series.size() - 1, k * rss_series.size() / 10)];
       curve += " " + std::to_string(n) + ":" + std::to_string(kb / 1024);
     }
     std::printf("share: server+workers RSS curve (shares:MB)%s\n", curve.c_str());
@@ -456,7 +525,8 @@ class WatchReactor final : public grpc::ClientReadReactor<v1::SessionEvent> {
     if (event_.has_document_shared()) {
       // Same host, same clock: from the server's append to the log to receipt.
       const auto wall = std::chrono::system_clock::now().time_since_epoch();
-      const double append_ms = event_.time().seconds() * 1e3 + event_.time().nanos() / 1e6;
+      const double append_ms =
+          event_.time().seconds() * 1e3 + event_.time().nanos() / 1e6;
       since_append_.push_back(std::chrono::duration<double, std::milli>(wall).count() -
                               append_ms);
       receipts_.push_back({event_.document_shared().document().document_id(), now});
@@ -496,11 +566,15 @@ class WatchReactor final : public grpc::ClientReadReactor<v1::SessionEvent> {
 
 int RunFanout(const Options& o) {
   std::string doc;
-  if (!o.file.empty()) doc = ReadAll(o.file);
-  else if (auto in = LoadInputs(o); !in.empty()) doc = in.front().bytes;
-  else Die("fanout: --file needed");
+  if (!o.file.empty())
+    doc = ReadAll(o.file);
+  else if (auto in = LoadInputs(o); !in.empty())
+    doc = in.front().bytes;
+  else
+    Die("fanout: --file needed");
   const int total_watchers = o.sessions * o.watchers;
-  const int nchannels = (total_watchers + o.streams_per_channel - 1) / o.streams_per_channel;
+  const int nchannels =
+      (total_watchers + o.streams_per_channel - 1) / o.streams_per_channel;
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<v1::SessionService::Stub>> stubs;
   for (int c = 0; c < nchannels; ++c) {
@@ -513,8 +587,8 @@ int RunFanout(const Options& o) {
   auto docs = v1::DocumentService::NewStub(admin_channel);
   std::vector<Session> sessions;
   for (int s = 0; s < o.sessions; ++s) {
-    sessions.push_back(StartSession(*admin, o, "bench-fanout-" + std::to_string(getpid()) +
-                                                   "-" + std::to_string(s)));
+    sessions.push_back(StartSession(
+        *admin, o, "bench-fanout-" + std::to_string(getpid()) + "-" + std::to_string(s)));
   }
   std::atomic<int> warmed{0}, finished{0};
   std::condition_variable cv;
@@ -523,9 +597,9 @@ int RunFanout(const Options& o) {
   std::vector<int> session_of;
   for (int w = 0; w < total_watchers; ++w) {
     const Session& s = sessions[w / o.watchers];
-    watchers.push_back(std::make_unique<WatchReactor>(*stubs[w % nchannels], s.id, s.consumer,
-                                                      o.documents + 1, warmed, finished, cv,
-                                                      cv_mu));
+    watchers.push_back(std::make_unique<WatchReactor>(*stubs[w % nchannels], s.id,
+                                                      s.consumer, o.documents + 1, warmed,
+                                                      finished, cv, cv_mu));
     session_of.push_back(w / o.watchers);
   }
   auto wait_for = [&](auto pred, int seconds) {
@@ -540,12 +614,14 @@ int RunFanout(const Options& o) {
   }
   if (!wait_for([&] { return warmed.load() + finished.load() >= total_watchers; }, 60) ||
       warmed.load() < total_watchers) {
-    std::fprintf(stderr, "fanout: only %d of %d watchers got the warm-up event (%d ended)\n",
+    std::fprintf(stderr,
+                 "fanout: only %d of %d watchers got the warm-up event (%d ended)\n",
                  warmed.load(), total_watchers, finished.load());
   }
   if (o.server_pid > 0 && o.reset_hwm) ResetHwm(o.server_pid);
   // Measured shares, round robin over sessions.
-  std::map<std::string, Clock::time_point> completed;  // document_id -> ShareDocument returned
+  std::map<std::string, Clock::time_point>
+      completed;  // document_id -> ShareDocument returned
   int share_errors = 0;
   std::vector<double> share_ms;
   const auto start = Clock::now();
@@ -561,7 +637,8 @@ int RunFanout(const Options& o) {
       completed[r.document_id] = t;
       share_ms.push_back(r.ms);
     }
-    if (o.interval_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.interval_ms));
+    if (o.interval_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(o.interval_ms));
   }
   // Wait until every watcher has every event (or 60 s), then end the sessions.
   const size_t expect = 1 + completed.size() / std::max(1, o.sessions);
@@ -604,19 +681,23 @@ int RunFanout(const Options& o) {
     missing += static_cast<int>(completed.size() / o.sessions) - static_cast<int>(got);
   }
   const double secs = Secs(last - start);
-  std::printf("fanout: sessions=%d watchers/session=%d channels=%d documents/session=%d "
-              "interval=%dms share_errors=%d\n",
-              o.sessions, o.watchers, nchannels, o.documents, o.interval_ms, share_errors);
+  std::printf(
+      "fanout: sessions=%d watchers/session=%d channels=%d documents/session=%d "
+      "interval=%dms share_errors=%d\n",
+      o.sessions, o.watchers, nchannels, o.documents, o.interval_ms, share_errors);
   std::printf("fanout: document %zu bytes; ShareDocument latency %s\n", doc.size(),
               LatencyLine(share_ms).c_str());
-  std::printf("fanout: delivery latency from ShareDocument's return (a receipt before the "
-              "return counts as 0): %s\n",
-              LatencyLine(lat).c_str());
-  std::printf("fanout: delivery latency from the event's append to the log (its `time`): %s\n",
-              LatencyLine(from_append).c_str());
-  std::printf("fanout: events delivered=%zu missing=%d received-before-return=%d "
-              "events/s=%.0f (over %.3f s)\n",
-              lat.size(), missing, early, lat.size() / secs, secs);
+  std::printf(
+      "fanout: delivery latency from ShareDocument's return (a receipt before the "
+      "return counts as 0): %s\n",
+      LatencyLine(lat).c_str());
+  std::printf(
+      "fanout: delivery latency from the event's append to the log (its `time`): %s\n",
+      LatencyLine(from_append).c_str());
+  std::printf(
+      "fanout: events delivered=%zu missing=%d received-before-return=%d "
+      "events/s=%.0f (over %.3f s)\n",
+      lat.size(), missing, early, lat.size() / secs, secs);
   for (const auto& [code, count] : codes) {
     std::printf("fanout: watcher streams ended with code %d x%d\n", code, count);
   }
@@ -633,7 +714,9 @@ struct LogShare {
 
 double JsonNumber(const std::string& line, const std::string& key) {
   auto at = line.find("\"" + key + "\":");
-  return at == std::string::npos ? -1 : std::strtod(line.c_str() + at + key.size() + 3, nullptr);
+  return at == std::string::npos
+             ? -1
+             : std::strtod(line.c_str() + at + key.size() + 3, nullptr);
 }
 
 std::string JsonStr(const std::string& line, const std::string& key) {
@@ -651,8 +734,8 @@ std::vector<LogShare> ServerShares(const std::string& path, std::streamoff from,
   for (std::string line; std::getline(in, line);) {
     if (line.find("\"event\":\"share\"") == std::string::npos) continue;
     if (JsonStr(line, "session") != session) continue;
-    out.push_back({JsonStr(line, "filename"), JsonStr(line, "reason"), JsonNumber(line, "bytes"),
-                   JsonNumber(line, "total_ms")});
+    out.push_back({JsonStr(line, "filename"), JsonStr(line, "reason"),
+                   JsonNumber(line, "bytes"), JsonNumber(line, "total_ms")});
   }
   return out;
 }
@@ -684,10 +767,12 @@ int RunReject(const Options& o) {
   };
   std::map<std::string, Kind> kinds;
   int rejects = 0;
-  auto one = [&](const std::string& kind, const std::string& name, const std::string& bytes) {
+  auto one = [&](const std::string& kind, const std::string& name,
+                 const std::string& bytes) {
     ShareResult r = Share(*docs, s.agent, s.id, name, bytes, o.chunk);
     Kind& k = kinds[kind];
-    if (r.status.error_code() == grpc::StatusCode::INVALID_ARGUMENT && !r.reject_reason.empty()) {
+    if (r.status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+        !r.reject_reason.empty()) {
       ++k.rejects;
       ++rejects;
       k.sent += r.bytes_sent;
@@ -695,8 +780,8 @@ int RunReject(const Options& o) {
       ++k.reasons[r.reject_reason];
     } else {
       ++k.other;
-      std::cerr << "reject: " << name << " not rejected: code " << r.status.error_code() << " "
-                << r.status.error_message() << "\n";
+      std::cerr << "reject: " << name << " not rejected: code " << r.status.error_code()
+                << " " << r.status.error_message() << "\n";
     }
   };
   const auto start = Clock::now();
@@ -708,8 +793,9 @@ int RunReject(const Options& o) {
   }
   const double secs = Secs(Clock::now() - start);
   EndSession(*admin, o, s.id);
-  std::printf("reject: %d rejects in %.3f s: rejects/s=%.1f (sequential, one stream at a time)\n",
-              rejects, secs, rejects / secs);
+  std::printf(
+      "reject: %d rejects in %.3f s: rejects/s=%.1f (sequential, one stream at a time)\n",
+      rejects, secs, rejects / secs);
   std::map<std::string, std::vector<LogShare>> server;
   if (!o.server_log.empty()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -718,17 +804,20 @@ int RunReject(const Options& o) {
     }
   }
   for (auto& [kind, k] : kinds) {
+    // A named reference: clang before 16 refuses a structured binding in a lambda.
+    const std::string& kind_name = kind;
     std::string reasons;
     for (auto& [r, n] : k.reasons) reasons += " " + r + "x" + std::to_string(n);
-    std::printf("reject: %-8s size=%zu rejects=%d not-rejected=%d client-sent/reject=%.0f B "
-                "client latency %s;%s\n",
-                kind.c_str(),
-                kind == "pdf" ? pdf.size()
-                              : std::find_if(bombs.begin(), bombs.end(),
-                                             [&](const Bomb& b) { return b.name == kind; })
-                                    ->bytes.size(),
-                k.rejects, k.other, k.rejects ? k.sent / k.rejects : 0.0,
-                LatencyLine(k.ms).c_str(), reasons.c_str());
+    std::printf(
+        "reject: %-8s size=%zu rejects=%d not-rejected=%d client-sent/reject=%.0f B "
+        "client latency %s;%s\n",
+        kind.c_str(),
+        kind == "pdf" ? pdf.size()
+                      : std::find_if(bombs.begin(), bombs.end(),
+                                     [&](const Bomb& b) { return b.name == kind_name; })
+                            ->bytes.size(),
+        k.rejects, k.other, k.rejects ? k.sent / k.rejects : 0.0,
+        LatencyLine(k.ms).c_str(), reasons.c_str());
     if (auto it = server.find(kind); it != server.end()) {
       std::vector<double> ms;
       double max_bytes = 0, sum_bytes = 0;
@@ -737,10 +826,11 @@ int RunReject(const Options& o) {
         max_bytes = std::max(max_bytes, l.bytes);
         sum_bytes += l.bytes;
       }
-      std::printf("reject: %-8s server: bytes read/reject mean=%.0f max=%.0f; server total_ms "
-                  "%s\n",
-                  kind.c_str(), sum_bytes / it->second.size(), max_bytes,
-                  LatencyLine(ms).c_str());
+      std::printf(
+          "reject: %-8s server: bytes read/reject mean=%.0f max=%.0f; server total_ms "
+          "%s\n",
+          kind.c_str(), sum_bytes / it->second.size(), max_bytes,
+          LatencyLine(ms).c_str());
     }
   }
   return 0;
@@ -750,8 +840,10 @@ int RunReject(const Options& o) {
 
 int RunCheckfile(const Options& o) {
   std::string head;
-  if (!o.file.empty()) head = ReadAll(o.file).substr(0, 4096);
-  else head = docshare::testing::SmallJpeg(64, 48).substr(0, 4096);
+  if (!o.file.empty())
+    head = ReadAll(o.file).substr(0, 4096);
+  else
+    head = docshare::testing::SmallJpeg(64, 48).substr(0, 4096);
   auto channel = NewChannel(o.address, 3000);
   auto admin = v1::SessionService::NewStub(channel);
   auto docs = v1::DocumentService::NewStub(channel);
@@ -807,20 +899,232 @@ int RunCheckfile(const Options& o) {
     run.cv.wait(lock, [&] { return run.chains.load() == 0; });
     return Secs(Clock::now() - start);
   };
+  // Backplane traffic beside the CheckFile calls, on channels of its own.
+  std::atomic<bool> stop_background{false};
+  std::atomic<long> background_calls{0};
+  std::vector<std::thread> background;
+  for (int b = 0; b < o.background_starts; ++b) {
+    background.emplace_back([&, b] {
+      auto stub = v1::SessionService::NewStub(NewChannel(o.address, 3100 + b));
+      for (long i = 0; !stop_background; ++i) {
+        const std::string id = "bench-bg-" + std::to_string(getpid()) + "-" +
+                               std::to_string(b) + "-" + std::to_string(i);
+        StartSession(*stub, o, id);
+        EndSession(*stub, o, id);
+        background_calls += 2;
+      }
+    });
+  }
   {
     Run warm;
     run_phase(1.0, warm);
   }
   Run run;
+  const long background_before = background_calls.load();
   const double secs = run_phase(o.seconds, run);
+  const long background_done = background_calls.load() - background_before;
+  stop_background = true;
+  for (std::thread& t : background) t.join();
   std::vector<double> all;
   for (auto& v : run.lat) all.insert(all.end(), v.begin(), v.end());
   EndSession(*admin, o, s.id);
-  std::printf("checkfile: callers=%d on one channel, %.2f s: calls=%ld errors=%ld "
-              "calls/s=%.0f\n",
-              o.callers, secs, run.calls.load(), run.errors.load(), run.calls.load() / secs);
+  std::printf(
+      "checkfile: callers=%d on one channel, %.2f s: calls=%ld errors=%ld "
+      "calls/s=%.0f\n",
+      o.callers, secs, run.calls.load(), run.errors.load(), run.calls.load() / secs);
   std::printf("checkfile: latency %s\n", LatencyLine(all).c_str());
+  if (o.background_starts > 0) {
+    std::printf(
+        "checkfile: meanwhile %d clients made %ld Start/EndSession calls (%.0f/s)\n",
+        o.background_starts, background_done, background_done / secs);
+  }
   return run.errors.load() == 0 ? 0 : 1;
+}
+
+// --- replay ------------------------------------------------------------------------
+
+// A watcher that never reads: the server holds what it cannot write.
+class IdleWatch final : public grpc::ClientReadReactor<v1::SessionEvent> {
+ public:
+  IdleWatch(v1::SessionService::Stub& stub, const std::string& session,
+            const std::string& token, std::atomic<int>& finished)
+      : finished_(finished) {
+    ctx_.AddMetadata("authorization", "Bearer " + token);
+    req_.set_session_id(session);
+    stub.async()->WatchSession(&ctx_, &req_, this);
+    StartCall();
+  }
+  void OnDone(const grpc::Status&) override { ++finished_; }
+  void Cancel() { ctx_.TryCancel(); }
+
+ private:
+  grpc::ClientContext ctx_;
+  v1::WatchSessionRequest req_;
+  std::atomic<int>& finished_;
+};
+
+int RunReplay(const Options& o) {
+  if (o.file.empty()) Die("replay: --file needed");
+  const std::string doc = ReadAll(o.file);
+  auto admin_channel = NewChannel(o.address, 999);
+  auto admin = v1::SessionService::NewStub(admin_channel);
+  auto docs = v1::DocumentService::NewStub(admin_channel);
+  const Session s = StartSession(*admin, o, "bench-replay-" + std::to_string(getpid()));
+  for (int d = 0; d < o.documents; ++d) {
+    ShareResult r = Share(*docs, s.agent, s.id, "doc.jpg", Unique(doc, d), o.chunk);
+    if (!r.status.ok()) Die("replay: share failed: " + r.status.error_message());
+  }
+  const int nchannels = (o.watchers + o.streams_per_channel - 1) / o.streams_per_channel;
+  std::vector<std::unique_ptr<v1::SessionService::Stub>> stubs;
+  for (int c = 0; c < nchannels; ++c) {
+    stubs.push_back(v1::SessionService::NewStub(NewChannel(o.address, 1000 + c)));
+  }
+  const long before_kb = o.server_pid > 0 ? ProcStatusKb(o.server_pid, "VmRSS") : 0;
+  std::atomic<long> peak_kb{before_kb};
+  std::atomic<bool> sampling{true};
+  std::thread sampler([&] {
+    while (sampling && o.server_pid > 0) {
+      peak_kb = std::max(peak_kb.load(), ProcStatusKb(o.server_pid, "VmRSS"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  std::atomic<int> warmed{0}, finished{0};
+  std::condition_variable cv;
+  std::mutex cv_mu;
+  std::vector<std::unique_ptr<WatchReactor>> readers;
+  std::vector<std::unique_ptr<IdleWatch>> idle;
+  const auto start = Clock::now();
+  for (int w = 0; w < o.watchers; ++w) {
+    if (o.no_read) {
+      idle.push_back(
+          std::make_unique<IdleWatch>(*stubs[w % nchannels], s.id, s.consumer, finished));
+    } else {
+      readers.push_back(std::make_unique<WatchReactor>(*stubs[w % nchannels], s.id,
+                                                       s.consumer, o.documents, warmed,
+                                                       finished, cv, cv_mu));
+    }
+  }
+  bool all_in = false;
+  const auto limit = start + std::chrono::seconds(o.no_read ? 0 : 300) +
+                     std::chrono::milliseconds(long(o.no_read ? o.seconds * 1e3 : 0));
+  while (Clock::now() < limit) {
+    if (!o.no_read) {
+      all_in = std::all_of(readers.begin(), readers.end(), [&](const auto& w) {
+        return w->count_ >= static_cast<size_t>(o.documents);
+      });
+      if (all_in) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const double caught_up = Secs(Clock::now() - start);
+  sampling = false;
+  sampler.join();
+  const long after_kb = o.server_pid > 0 ? ProcStatusKb(o.server_pid, "VmRSS") : 0;
+  EndSession(*admin, o, s.id);
+  for (auto& w : readers) w->Cancel();
+  for (auto& w : idle) w->Cancel();
+  const auto drain = Clock::now() + std::chrono::seconds(30);
+  while (finished.load() < o.watchers && Clock::now() < drain) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::printf("replay: %d documents of %zu bytes, %d watchers from 0 on %d channels%s\n",
+              o.documents, doc.size(), o.watchers, nchannels,
+              o.no_read ? ", never reading" : "");
+  if (!o.no_read) {
+    std::printf("replay: last watcher caught up after %.3f s%s\n", caught_up,
+                all_in ? "" : " (NOT all caught up: gave up)");
+  }
+  if (o.server_pid > 0) {
+    std::printf(
+        "replay: server VmRSS before=%.1f MB, highest sampled=%.1f MB (+%.1f MB), at the "
+        "end=%.1f MB\n",
+        before_kb / 1024.0, peak_kb / 1024.0, (peak_kb - before_kb) / 1024.0,
+        after_kb / 1024.0);
+  }
+  return o.no_read || all_in ? 0 : 1;
+}
+
+// --- delay-proxy ---------------------------------------------------------------------
+
+// Upstream bytes are queued with the time they arrived and written back
+// --delay-ms later; client bytes go upstream at once. One connection pair
+// per client, two threads each.
+void ProxyConnection(int client, int to_port, std::chrono::milliseconds delay) {
+  const int upstream = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(to_port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(upstream, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(client);
+    close(upstream);
+    return;
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::pair<Clock::time_point, std::string>> late;
+  bool closed = false;
+  std::thread up([&] {
+    char buf[65536];
+    for (ssize_t n; (n = read(client, buf, sizeof buf)) > 0;) {
+      if (write(upstream, buf, n) != n) break;
+    }
+    shutdown(upstream, SHUT_RDWR);
+  });
+  std::thread back([&] {
+    std::unique_lock lock(mu);
+    while (true) {
+      cv.wait(lock, [&] { return closed || !late.empty(); });
+      if (late.empty()) break;
+      auto [due, bytes] = std::move(late.front());
+      late.pop_front();
+      lock.unlock();
+      std::this_thread::sleep_until(due);
+      const bool ok =
+          write(client, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+      lock.lock();
+      if (!ok) break;
+    }
+    shutdown(client, SHUT_RDWR);
+  });
+  char buf[65536];
+  for (ssize_t n; (n = read(upstream, buf, sizeof buf)) > 0;) {
+    std::lock_guard lock(mu);
+    late.emplace_back(Clock::now() + delay, std::string(buf, n));
+    cv.notify_all();
+  }
+  {
+    std::lock_guard lock(mu);
+    closed = true;
+    cv.notify_all();
+  }
+  back.join();
+  shutdown(client, SHUT_RDWR);
+  up.join();
+  close(client);
+  close(upstream);
+}
+
+int RunDelayProxy(const Options& o) {
+  if (o.listen_port <= 0 || o.to_port <= 0) Die("delay-proxy: --listen-port, --to-port");
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  const int one = 1;
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(o.listen_port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(listener, 64) != 0) {
+    Die("delay-proxy: cannot listen on 127.0.0.1:" + std::to_string(o.listen_port));
+  }
+  std::fprintf(stderr, "delay-proxy: 127.0.0.1:%d -> 127.0.0.1:%d, replies %d ms late\n",
+               o.listen_port, o.to_port, o.delay_ms);
+  for (int client; (client = accept(listener, nullptr, nullptr)) >= 0;) {
+    std::thread(ProxyConnection, client, o.to_port, std::chrono::milliseconds(o.delay_ms))
+        .detach();
+  }
+  return 1;
 }
 
 }  // namespace
@@ -834,5 +1138,7 @@ int main(int argc, char** argv) {
   if (o.mode == "fanout") return RunFanout(o);
   if (o.mode == "reject") return RunReject(o);
   if (o.mode == "checkfile") return RunCheckfile(o);
+  if (o.mode == "replay") return RunReplay(o);
+  if (o.mode == "delay-proxy") return RunDelayProxy(o);
   Die("unknown --mode " + o.mode);
 }

@@ -7,8 +7,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <vips/vips8>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +16,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include <vips/vips8>
 
 #include "absl/time/clock.h"
 #include "service/common/observer.h"
@@ -26,17 +25,20 @@
 #include "service/pipeline/render.h"
 #include "service/pipeline/render_wire.h"
 #include "service/pipeline/vips_boundary.h"
+#include "tests/support/files.h"
 
 namespace docshare {
 namespace {
 
 std::string TwelveMegapixelJpeg() {
   // InitVips leaves only the buffer loaders unblocked.
-  std::ifstream file(DOCSHARE_CORPUS_DIR "/sharp/2569067123_aca715a2ee_o.jpg", std::ios::binary);
+  std::ifstream file(testing::CorpusPath("sharp/2569067123_aca715a2ee_o.jpg"),
+                     std::ios::binary);
   const std::string original((std::istreambuf_iterator<char>(file)), {});
   vips::VImage source = vips::VImage::new_from_buffer(original, "");
-  vips::VImage big = source.resize(4000.0 / source.width(), vips::VImage::option()->set(
-                                                                 "vscale", 3000.0 / source.height()));
+  vips::VImage big =
+      source.resize(4000.0 / source.width(),
+                    vips::VImage::option()->set("vscale", 3000.0 / source.height()));
   VipsBlob* blob = big.jpegsave_buffer(vips::VImage::option()->set("Q", 90));
   size_t size = 0;
   const void* data = vips_blob_get(blob, &size);
@@ -59,11 +61,13 @@ Timing Measure(int n, const std::function<void()>& fn) {
   }
   double sum = 0;
   for (double m : ms) sum += m;
-  return {sum / n, *std::min_element(ms.begin(), ms.end()), *std::max_element(ms.begin(), ms.end())};
+  return {sum / n, *std::min_element(ms.begin(), ms.end()),
+          *std::max_element(ms.begin(), ms.end())};
 }
 
 void Print(const char* what, Timing t) {
-  std::printf("%-44s mean %8.2f ms  min %8.2f  max %8.2f\n", what, t.mean_ms, t.min_ms, t.max_ms);
+  std::printf("%-44s mean %8.2f ms  min %8.2f  max %8.2f\n", what, t.mean_ms, t.min_ms,
+              t.max_ms);
 }
 
 void Check(const absl::StatusOr<Renditions>& r) {
@@ -83,20 +87,20 @@ int main(int argc, char** argv) {
   const std::string jpeg = TwelveMegapixelJpeg();
   absl::StatusOr<ImageHeader> header = Guard(jpeg, FileType::kJpeg, Limits{});
   if (!header.ok()) return 1;
-  std::printf("12 MP JPEG: %dx%d, %zu bytes; %d renders each, one thread\n", header->width,
-              header->height, jpeg.size(), n);
+  std::printf("12 MP JPEG: %dx%d, %zu bytes; %d renders each, one thread\n",
+              header->width, header->height, jpeg.size(), n);
 
   VipsRenderer in_process(RenderOptions{});
   NullObserver observer;
-  IsolatedRenderer isolated(RenderOptions{},
-                            IsolationOptions{.worker_path = DOCSHARE_RENDER_WORKER, .workers = 1},
-                            observer);
+  IsolatedRenderer isolated(
+      RenderOptions{},
+      IsolationOptions{.worker_path = DOCSHARE_RENDER_WORKER, .workers = 1}, observer);
   const Timing a = Measure(n, [&] { Check(in_process.Render(jpeg, *header)); });
   const Timing b = Measure(n, [&] { Check(isolated.Render(jpeg, *header)); });
   Print("in-process (VipsRenderer)", a);
   Print("worker process (IsolatedRenderer)", b);
-  std::printf("%-44s %+8.2f ms per render (%+.1f%%)\n", "process boundary", b.mean_ms - a.mean_ms,
-              100.0 * (b.mean_ms - a.mean_ms) / a.mean_ms);
+  std::printf("%-44s %+8.2f ms per render (%+.1f%%)\n", "process boundary",
+              b.mean_ms - a.mean_ms, 100.0 * (b.mean_ms - a.mean_ms) / a.mean_ms);
 
   // The transfer alone: the bytes over a socket pair to a reading thread
   // (what IsolatedRenderer does), and written to a memfd then read through
@@ -113,10 +117,12 @@ int main(int argc, char** argv) {
         }));
   Print("transfer: memfd write + mmap read", Measure(n, [&] {
           const int fd = memfd_create("image", MFD_CLOEXEC);
-          if (write(fd, jpeg.data(), jpeg.size()) != static_cast<ssize_t>(jpeg.size())) std::exit(1);
+          if (write(fd, jpeg.data(), jpeg.size()) != static_cast<ssize_t>(jpeg.size()))
+            std::exit(1);
           void* map = mmap(nullptr, jpeg.size(), PROT_READ, MAP_SHARED, fd, 0);
           volatile char sum = 0;
-          for (size_t i = 0; i < jpeg.size(); i += 4096) sum += static_cast<const char*>(map)[i];
+          for (size_t i = 0; i < jpeg.size(); i += 4096)
+            sum += static_cast<const char*>(map)[i];
           munmap(map, jpeg.size());
           close(fd);
         }));

@@ -17,7 +17,6 @@
 // CPU time (ms, mean over the passes; the process's, as libvips works in its
 // own threads: use it with --threads 1), to see where the two differ.
 #include <time.h>
-#include <vips/vips8>
 
 #include <algorithm>
 #include <atomic>
@@ -31,6 +30,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include <vips/vips8>
 
 #include "service/pipeline/guard.h"
 #include "service/pipeline/render.h"
@@ -73,12 +73,12 @@ size_t Rendition(const std::string& bytes, int box, bool animated) {
   const std::string load_options = animated ? "fail_on=error,n=-1" : "fail_on=error";
   // A blob over the caller's bytes (no copy), as the service does.
   VipsBlob* source = vips_blob_new(nullptr, bytes.data(), bytes.size());
-  vips::VImage image = vips::VImage::thumbnail_buffer(
-      source, box,
-      vips::VImage::option()
-          ->set("height", box)
-          ->set("size", VIPS_SIZE_DOWN)
-          ->set("option_string", load_options.c_str()));
+  vips::VImage image =
+      vips::VImage::thumbnail_buffer(source, box,
+                                     vips::VImage::option()
+                                         ->set("height", box)
+                                         ->set("size", VIPS_SIZE_DOWN)
+                                         ->set("option_string", load_options.c_str()));
   VipsBlob* blob = image.webpsave_buffer(
       vips::VImage::option()->set("Q", 80)->set("effort", 2)->set("strip", true));
   size_t length = 0;
@@ -125,18 +125,26 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--threads") threads = std::stoi(next());
-    else if (a == "--passes") passes = std::stoi(next());
-    else if (a == "--vips-concurrency") concurrency = std::stoi(next());
-    else if (a == "--vips-cache") cache = true;
-    else if (a == "--service") use_service = true;
-    else if (a == "--per-file") per_file = true;
-    else if (a == "--files") list = next();
+    if (a == "--threads")
+      threads = std::stoi(next());
+    else if (a == "--passes")
+      passes = std::stoi(next());
+    else if (a == "--vips-concurrency")
+      concurrency = std::stoi(next());
+    else if (a == "--vips-cache")
+      cache = true;
+    else if (a == "--service")
+      use_service = true;
+    else if (a == "--per-file")
+      per_file = true;
+    else if (a == "--files")
+      list = next();
     else if (a.rfind("--", 0) == 0) {
       std::cerr << "usage: ref-libvips [--threads N] [--passes P] [--vips-concurrency C] "
                    "[--vips-cache] [--service] [--per-file] DIR|--files LIST\n";
       return 2;
-    } else dir = a;
+    } else
+      dir = a;
   }
   if (VIPS_INIT(argv[0]) != 0) {
     std::cerr << "vips_init failed\n";

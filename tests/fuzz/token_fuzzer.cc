@@ -3,7 +3,6 @@
 // service's secret to reach the payload parser, and checks that whatever
 // verifies is exactly what Mint produces for the same claims.
 
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

@@ -13,6 +13,21 @@ std::multimap<std::string, std::string> Trailers(const grpc::ClientContext& cont
   return out;
 }
 
+google::rpc::ErrorInfo ErrorInfoOf(const grpc::Status& status) {
+  google::rpc::ErrorInfo info;
+  google::rpc::Status details;
+  EXPECT_TRUE(details.ParseFromString(status.error_details()))
+      << "grpc-status-details-bin is not a google.rpc.Status";
+  EXPECT_EQ(details.code(), static_cast<int>(status.error_code()));
+  EXPECT_EQ(details.message(), status.error_message());
+  EXPECT_EQ(details.details_size(), 1);
+  if (details.details_size() > 0) {
+    EXPECT_TRUE(details.details(0).UnpackTo(&info)) << details.details(0).type_url();
+  }
+  EXPECT_EQ(info.domain(), "docshare.v1");
+  return info;
+}
+
 namespace {
 
 void Authorize(grpc::ClientContext& ctx, const std::string& token) {
@@ -24,12 +39,19 @@ void Authorize(grpc::ClientContext& ctx, const std::string& token) {
 void ServerTest::SetUp() {
   ASSERT_TRUE(InitVips("integration_tests").ok());
   config_.grpc_address = "127.0.0.1:0";
+  config_.http_address = "127.0.0.1:0";
   config_.admin_token = kAdminToken;
-  config_.token_secret = "integration-secret";
-  config_.render_workers = 2;
+  config_.token_secret = "integration-secret-0123456789abcdef";
+  config_.isolation.workers = 2;
+  // One test token shares and checks many files in a row: the per-token rates
+  // and the per-session render share are tested where they are set
+  // (attack_memory_test.cc, render_pool_fairness_test.cc).
+  config_.token_share_rate = 0;
+  config_.token_check_file_rate = 0;
+  config_.max_session_renders = 0;
   Configure(config_);
   ASSERT_TRUE(config_.Validate().ok()) << config_.Validate();
-  app_ = std::make_unique<App>(config_, clock_, observer_, log_);
+  app_ = std::make_unique<App>(config_, clock_, AppObserver(), log_);
   ASSERT_TRUE(app_->Start().ok());
   channel_ = NewChannel();
   sessions_ = v1::SessionService::NewStub(channel_);
@@ -110,6 +132,24 @@ ShareResult ServerTest::Share(const std::string& token, const std::string& sessi
   return result;
 }
 
+std::unique_ptr<ServerTest::OpenUpload> ServerTest::BeginUpload(
+    const std::string& token, const std::string& session_id, uint64_t size_bytes,
+    const std::string& first_chunk) {
+  auto upload = std::make_unique<OpenUpload>();
+  Authorize(upload->ctx, token);
+  upload->writer = documents_->ShareDocument(&upload->ctx, &upload->response);
+  v1::ShareDocumentRequest msg;
+  msg.mutable_header()->set_session_id(session_id);
+  msg.mutable_header()->set_filename("held.jpg");
+  msg.mutable_header()->set_size_bytes(size_bytes);
+  upload->open = upload->writer->Write(msg);
+  if (upload->open && !first_chunk.empty()) {
+    msg.set_chunk(first_chunk);
+    upload->open = upload->writer->Write(msg);
+  }
+  return upload;
+}
+
 grpc::Status ServerTest::Check(const std::string& token, const std::string& head,
                                v1::CheckFileResponse* resp) {
   grpc::ClientContext ctx;
@@ -136,8 +176,8 @@ grpc::Status ServerTest::WatchAll(const std::string& token, const std::string& i
 }
 
 std::vector<v1::SessionEvent> ServerTest::ReadEvents(const std::string& token,
-                                                     const std::string& id, uint64_t after,
-                                                     size_t n) {
+                                                     const std::string& id,
+                                                     uint64_t after, size_t n) {
   grpc::ClientContext ctx;
   Authorize(ctx, token);
   v1::WatchSessionRequest req;

@@ -4,12 +4,14 @@
 // A real docshare server (App) on 127.0.0.1:0 and real gRPC clients.
 
 #include <map>
-#include <sstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "docshare/v1/docshare.grpc.pb.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "service/common/clock.h"
@@ -20,7 +22,7 @@
 
 namespace docshare::testing {
 
-inline constexpr char kAdminToken[] = "admin-token-for-tests";
+inline constexpr char kAdminToken[] = "admin-token-for-tests-0123456789abcdef";
 
 struct ShareResult {
   grpc::Status status;
@@ -45,6 +47,8 @@ class ServerTest : public ::testing::Test {
  protected:
   // Override to change the server's config before it starts.
   virtual void Configure(Config& config) {}
+  // What the App reports to (the harness' logs unless overridden).
+  virtual Observer& AppObserver() { return observer_; }
 
   void SetUp() override;
   void TearDown() override;
@@ -53,7 +57,8 @@ class ServerTest : public ::testing::Test {
 
   v1::StartSessionResponse StartSession(const std::string& id, uint32_t ttl = 0,
                                         bool consumer_may_share = false);
-  grpc::Status TryStartSession(const std::string& token, const v1::StartSessionRequest& req,
+  grpc::Status TryStartSession(const std::string& token,
+                               const v1::StartSessionRequest& req,
                                v1::StartSessionResponse* resp);
   grpc::Status EndSession(const std::string& token, const std::string& id,
                           v1::EndSessionResponse* resp = nullptr);
@@ -62,14 +67,32 @@ class ServerTest : public ::testing::Test {
   grpc::Status Check(const std::string& token, const std::string& head,
                      v1::CheckFileResponse* resp);
 
+  // An upload left open after its header (and `first_chunk`, if any): it
+  // holds what the server gave it until `Cancel`.
+  struct OpenUpload {
+    grpc::ClientContext ctx;
+    v1::ShareDocumentResponse response;
+    std::unique_ptr<grpc::ClientWriter<v1::ShareDocumentRequest>> writer;
+    bool open = false;  // every message was written
+    void Cancel() {
+      ctx.TryCancel();
+      writer->Finish();
+    }
+  };
+  std::unique_ptr<OpenUpload> BeginUpload(const std::string& token,
+                                          const std::string& session_id,
+                                          uint64_t size_bytes,
+                                          const std::string& first_chunk = "");
+
   // Reads events until the stream ends; returns its status.
   grpc::Status WatchAll(const std::string& token, const std::string& id, uint64_t after,
                         std::vector<v1::SessionEvent>* events,
                         std::multimap<std::string, std::string>* trailers = nullptr);
 
   // Reads `n` events of a live stream, then cancels it.
-  std::vector<v1::SessionEvent> ReadEvents(const std::string& token, const std::string& id,
-                                           uint64_t after, size_t n);
+  std::vector<v1::SessionEvent> ReadEvents(const std::string& token,
+                                           const std::string& id, uint64_t after,
+                                           size_t n);
 
   FakeClock clock_;
   std::ostringstream log_stream_;
@@ -84,6 +107,11 @@ class ServerTest : public ::testing::Test {
 
 // Trailing metadata as plain strings.
 std::multimap<std::string, std::string> Trailers(const grpc::ClientContext& context);
+
+// The one google.rpc.ErrorInfo in a status' details (grpc-status-details-bin),
+// after checking that the google.rpc.Status there repeats the status' code and
+// message and that the domain is docshare.v1 (test failures otherwise).
+google::rpc::ErrorInfo ErrorInfoOf(const grpc::Status& status);
 
 }  // namespace docshare::testing
 

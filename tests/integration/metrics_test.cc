@@ -49,11 +49,14 @@ class MetricsOverGrpc : public ServerTest {
   void SetUp() override {
     ASSERT_TRUE(InitVips("integration_tests").ok());
     config_.grpc_address = "127.0.0.1:0";
+    config_.http_address = "127.0.0.1:0";
     config_.admin_token = kAdminToken;
-    config_.token_secret = "integration-secret";
-    config_.render_workers = 2;
-    config_.max_frames = 20;
-    config_.max_file_bytes = 1 << 20;
+    config_.token_secret = "integration-secret-0123456789abcdef";
+    config_.isolation.workers = 2;
+    config_.limits.max_frames = 20;
+    config_.limits.max_file_bytes = 1 << 20;
+    config_.token_share_rate = 0;  // many shares from one token, as in ServerTest
+    config_.token_check_file_rate = 0;
     ASSERT_TRUE(config_.Validate().ok()) << config_.Validate();
     app_ = std::make_unique<App>(config_, clock_, tee_, log_);
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>

@@ -56,10 +56,14 @@ TEST_F(Ops, DrainFinishesSharesInFlightAndRefusesNewWork) {
   grpc::Status watch_status = watcher->Finish();
   EXPECT_EQ(watch_status.error_code(), grpc::StatusCode::UNAVAILABLE)
       << watch_status.error_message();
+  const google::rpc::ErrorInfo watch_info = ErrorInfoOf(watch_status);
+  EXPECT_EQ(watch_info.reason(), "SERVER_DRAINING");
+  EXPECT_EQ(watch_info.metadata().count("resume_after"), 1u);
 
   // New work is refused.
   ShareResult refused = Share(s.agent_token(), "drain", photo);
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(ErrorInfoOf(refused.status).reason(), "SERVER_DRAINING");
 
   // The share in flight completes.
   msg.set_chunk(photo.substr(5000));
@@ -82,7 +86,8 @@ TEST_F(Ops, HealthServiceServesEveryServiceUntilDrained) {
     EXPECT_TRUE(s.ok()) << s.error_message();
     return resp.status();
   };
-  for (const char* service : {"", "docshare.v1.SessionService", "docshare.v1.DocumentService"}) {
+  for (const char* service :
+       {"", "docshare.v1.SessionService", "docshare.v1.DocumentService"}) {
     EXPECT_EQ(check(service), grpc::health::v1::HealthCheckResponse::SERVING) << service;
   }
   grpc::ClientContext ctx;
@@ -105,10 +110,11 @@ TEST_F(Ops, LogsAreJsonLinesWithoutTokens) {
                                     std::string(kAdminToken), config_.token_secret}) {
     EXPECT_EQ(logs.find(secret), std::string::npos) << "a secret reached the log";
   }
-  for (const char* event : {"\"event\":\"session_started\"", "\"event\":\"share\"",
-                            "\"outcome\":\"accepted\"", "\"outcome\":\"rejected\"",
-                            "\"reason\":\"unsupported_type\"", "\"event\":\"watcher_connected\"",
-                            "\"event\":\"session_ended\""}) {
+  for (const char* event :
+       {"\"event\":\"session_started\"", "\"event\":\"share\"",
+        "\"outcome\":\"accepted\"", "\"outcome\":\"rejected\"",
+        "\"reason\":\"unsupported_type\"", "\"event\":\"watcher_connected\"",
+        "\"event\":\"session_ended\""}) {
     EXPECT_NE(logs.find(event), std::string::npos) << event << " missing in\n" << logs;
   }
   // Every line parses as a JSON object (Python's json module is the judge).
@@ -119,7 +125,8 @@ TEST_F(Ops, LogsAreJsonLinesWithoutTokens) {
       "n=0\n"
       "for l in open(sys.argv[1]):\n"
       "  assert isinstance(json.loads(l), dict); n+=1\n"
-      "assert n>=5, n' " + path;
+      "assert n>=5, n' " +
+      path;
   EXPECT_EQ(std::system(cmd.c_str()), 0) << logs;
 }
 

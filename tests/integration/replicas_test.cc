@@ -27,8 +27,8 @@
 namespace docshare::testing {
 namespace {
 
-constexpr char kAdmin[] = "replicas-admin-token";
-constexpr char kSecret[] = "replicas-shared-token-secret";
+constexpr char kAdmin[] = "replicas-admin-token-0123456789abcdef";
+constexpr char kSecret[] = "replicas-shared-token-secret-0123456789";
 constexpr auto kWait = std::chrono::seconds(20);  // a bound, never a sleep
 
 std::chrono::system_clock::time_point Deadline(std::chrono::seconds s = kWait) {
@@ -52,6 +52,7 @@ class Replica {
     std::vector<std::string> args = {DOCSHARE_SERVER_BINARY,
                                      absl::StrCat("--grpc-address=127.0.0.1:", port_),
                                      "--metrics-address=127.0.0.1:0",
+                                     "--http-address=127.0.0.1:0",
                                      "--backplane=" + redis_url_,
                                      absl::StrCat("--admin-token=", kAdmin),
                                      absl::StrCat("--token-secret=", kSecret),

@@ -1,5 +1,7 @@
 // SessionService over real gRPC: start, end, tokens, and every status code.
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "tests/integration/harness.h"
 #include "tests/support/files.h"
 #include "tests/support/hostile.h"
@@ -13,7 +15,8 @@ TEST_F(Sessions, StartNeedsTheAdminToken) {
   v1::StartSessionRequest req;
   req.set_session_id("s1");
   v1::StartSessionResponse resp;
-  EXPECT_EQ(TryStartSession("", req, &resp).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(TryStartSession("", req, &resp).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(TryStartSession("forged", req, &resp).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   v1::StartSessionResponse started = StartSession("s0");
@@ -62,7 +65,7 @@ TEST_F(Sessions, StartIsIdempotentWithTheSameSettingsOnly) {
 TEST_F(Sessions, DefaultTtlIsTheConfiguredOne) {
   v1::StartSessionResponse s = StartSession("ttl", 0);
   EXPECT_EQ(absl::FromUnixSeconds(s.expires_at().seconds()),
-            clock_.Now() + absl::Seconds(config_.session_ttl));
+            clock_.Now() + config_.session_ttl);
 }
 
 TEST_F(Sessions, EndPurgesAndIsFinal) {
@@ -105,6 +108,73 @@ TEST_F(Sessions, RestartedIdIsANewSessionAndRefusesOldTokens) {
   std::vector<v1::SessionEvent> events;
   EXPECT_EQ(WatchAll(old.agent_token(), "again", 0, &events).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// Counts upload bytes the server has taken in: a chunk is counted only after
+// the share's header was authorized.
+class ChunkCounter final : public Observer {
+ public:
+  void BytesReceived(uint64_t bytes) override {
+    absl::MutexLock lock(&mu_);
+    received_ += bytes;
+  }
+  bool WaitFor(uint64_t bytes) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return received_ >= bytes; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(30));
+  }
+
+ private:
+  absl::Mutex mu_;
+  uint64_t received_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class InFlightUpload : public ServerTest {
+ protected:
+  Observer& AppObserver() override { return tee_; }
+  ChunkCounter chunks_;
+  ObserverTee tee_{chunks_, observer_};
+};
+
+// Issue 12, attack 3: the agent of an ended session finishes an upload it
+// began before the id was started again for someone else. It is refused,
+// and the new session's watchers never receive it.
+TEST_F(InFlightUpload, AnUploadOfAnEndedStartNeverLandsInTheIdsNextStart) {
+  v1::StartSessionResponse old = StartSession("reused");
+  const std::string jpeg = SmallJpeg();
+  ASSERT_GT(jpeg.size(), 2u);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer " + old.agent_token());
+  v1::ShareDocumentResponse response;
+  auto writer = documents_->ShareDocument(&ctx, &response);
+  v1::ShareDocumentRequest msg;
+  msg.mutable_header()->set_session_id("reused");
+  msg.mutable_header()->set_filename("late.jpg");
+  msg.mutable_header()->set_size_bytes(jpeg.size());
+  ASSERT_TRUE(writer->Write(msg));
+  const size_t half = jpeg.size() / 2;
+  msg.set_chunk(jpeg.substr(0, half));
+  ASSERT_TRUE(writer->Write(msg));
+  ASSERT_TRUE(chunks_.WaitFor(half));  // authorized, in flight
+
+  ASSERT_TRUE(EndSession(kAdminToken, "reused").ok());
+  v1::StartSessionResponse fresh = StartSession("reused");
+  msg.set_chunk(jpeg.substr(half));
+  ASSERT_TRUE(writer->Write(msg));
+  writer->WritesDone();
+  grpc::Status late = writer->Finish();
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(late.error_message(), ::testing::HasSubstr("started again"));
+
+  // The new start's log holds only its own document, at sequence 1.
+  ShareResult own = Share(fresh.agent_token(), "reused", jpeg);
+  ASSERT_TRUE(own.status.ok()) << own.status.error_message();
+  std::vector<v1::SessionEvent> first =
+      ReadEvents(fresh.consumer_token(), "reused", 0, 1);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].sequence(), 1u);
+  EXPECT_EQ(first[0].document_shared().document().document_id(),
+            own.response.document().document_id());
 }
 
 TEST_F(Sessions, ExpiryEndsTheSessionForWatchersAndSharers) {

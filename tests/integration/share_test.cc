@@ -1,5 +1,7 @@
 // DocumentService over real gRPC: shares, rejections with their trailers,
 // broken uploads, permissions, CheckFile.
+#include <regex>
+
 #include "tests/integration/harness.h"
 #include "tests/support/files.h"
 #include "tests/support/hostile.h"
@@ -20,23 +22,31 @@ class Shares : public ServerTest {
     ServerTest::SetUp();
     session_ = StartSession("share-session", 0, /*consumer_may_share=*/false);
   }
-  void ExpectReject(const ShareResult& r, const std::string& reason, const std::string& mime) {
+  void ExpectReject(const ShareResult& r, const std::string& reason,
+                    const std::string& mime) {
     EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
         << r.status.error_message();
     EXPECT_FALSE(r.status.error_message().empty());
     EXPECT_EQ(r.trailer("docshare-reject-reason"), reason);
     EXPECT_EQ(r.trailer("docshare-detected-mime"), mime);
+    const google::rpc::ErrorInfo info = ErrorInfoOf(r.status);
+    EXPECT_EQ(info.reason(), reason);
+    ASSERT_EQ(info.metadata().count("detected_mime_type"), 1u);
+    EXPECT_EQ(info.metadata().at("detected_mime_type"), mime);
   }
   const std::string& agent() const { return session_.agent_token(); }
   v1::StartSessionResponse session_;
 };
 
 TEST_F(Shares, AJpegBecomesTwoPreviews) {
-  ShareResult r = Share(agent(), "share-session", Photo(),
-                        {.filename = "../../etc/photo\x01.jpg", .declared_mime = "image/jpeg"});
+  ShareResult r =
+      Share(agent(), "share-session", Photo(),
+            {.filename = "../../etc/photo\x01.jpg", .declared_mime = "image/jpeg"});
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   const v1::Document& d = r.response.document();
-  EXPECT_FALSE(d.document_id().empty());
+  // Safe as a file name and as a command-line argument: never starts with '-'.
+  EXPECT_TRUE(std::regex_match(d.document_id(), std::regex("doc_[A-Za-z0-9_-]{16}")))
+      << d.document_id();
   EXPECT_EQ(d.session_id(), "share-session");
   EXPECT_EQ(d.filename(), "photo.jpg");
   EXPECT_EQ(d.source_type(), v1::FILE_TYPE_JPEG);
@@ -63,8 +73,9 @@ TEST_F(Shares, AJpegBecomesTwoPreviews) {
 
 TEST_F(Shares, UnknownSizeAndOneByteChunksWork) {
   std::string gif = ReadFile(CorpusPath("sharp/animated-loop-3.gif"));
-  ShareResult r = Share(agent(), "share-session", gif,
-                        {.filename = "anim.gif", .unknown_size = true, .chunk_bytes = 1000});
+  ShareResult r =
+      Share(agent(), "share-session", gif,
+            {.filename = "anim.gif", .unknown_size = true, .chunk_bytes = 1000});
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   EXPECT_EQ(r.response.document().source_type(), v1::FILE_TYPE_GIF);
   EXPECT_GT(r.response.document().frame_count(), 1u);
@@ -103,8 +114,9 @@ TEST_F(Shares, APdfIsRejectedAfterTheFirstChunk) {
 TEST_F(Shares, EveryRejectReasonReachesTheClient) {
   ExpectReject(Share(agent(), "share-session", Pdf()), "REJECT_REASON_UNSUPPORTED_TYPE",
                "application/pdf");
-  ExpectReject(Share(agent(), "share-session", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
-               "REJECT_REASON_UNSUPPORTED_TYPE", "image/svg+xml");
+  ExpectReject(
+      Share(agent(), "share-session", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+      "REJECT_REASON_UNSUPPORTED_TYPE", "image/svg+xml");
   ExpectReject(Share(agent(), "share-session", ""), "REJECT_REASON_EMPTY_FILE",
                "application/x-empty");
   ExpectReject(Share(agent(), "share-session", PngWithDimensions(60000, 60000)),
@@ -115,19 +127,22 @@ TEST_F(Shares, EveryRejectReasonReachesTheClient) {
                "REJECT_REASON_TOO_MANY_FRAMES", "image/gif");
   ExpectReject(Share(agent(), "share-session", JpegScanBomb(150)),
                "REJECT_REASON_CORRUPT_IMAGE", "image/jpeg");
-  ExpectReject(Share(agent(), "share-session", ReadFile(CorpusPath("sharp/truncated.jpg"))),
-               "REJECT_REASON_CORRUPT_IMAGE", "image/jpeg");
-  ExpectReject(Share(agent(), "share-session", ReadFile(CorpusPath("sharp/truncated.png"))),
-               "REJECT_REASON_CORRUPT_IMAGE", "image/png");
-  ExpectReject(Share(agent(), "share-session", ReadFile(CorpusPath("sharp/giant-image.jpg"))),
-               "REJECT_REASON_DIMENSIONS_TOO_LARGE", "image/jpeg");
+  ExpectReject(
+      Share(agent(), "share-session", ReadFile(CorpusPath("sharp/truncated.jpg"))),
+      "REJECT_REASON_CORRUPT_IMAGE", "image/jpeg");
+  ExpectReject(
+      Share(agent(), "share-session", ReadFile(CorpusPath("sharp/truncated.png"))),
+      "REJECT_REASON_CORRUPT_IMAGE", "image/png");
+  ExpectReject(
+      Share(agent(), "share-session", ReadFile(CorpusPath("sharp/giant-image.jpg"))),
+      "REJECT_REASON_DIMENSIONS_TOO_LARGE", "image/jpeg");
   // The service is still healthy afterwards.
   EXPECT_TRUE(Share(agent(), "share-session", Photo()).status.ok());
 }
 
 class SmallLimits : public Shares {
  protected:
-  void Configure(Config& config) override { config.max_file_bytes = 10000; }
+  void Configure(Config& config) override { config.limits.max_file_bytes = 10000; }
 };
 
 TEST_F(SmallLimits, ADeclaredSizeOverTheLimitIsRejectedBeforeAnyByte) {
@@ -138,8 +153,8 @@ TEST_F(SmallLimits, ADeclaredSizeOverTheLimitIsRejectedBeforeAnyByte) {
 TEST_F(SmallLimits, BytesOverTheLimitAreRejectedAsTheyArrive) {
   std::string big = Photo();
   ASSERT_GT(big.size(), 10000u);
-  ShareResult r = Share(agent(), "share-session", big,
-                        {.unknown_size = true, .chunk_bytes = 4096});
+  ShareResult r =
+      Share(agent(), "share-session", big, {.unknown_size = true, .chunk_bytes = 4096});
   ExpectReject(r, "REJECT_REASON_FILE_TOO_LARGE", "image/jpeg");
 }
 
@@ -161,7 +176,8 @@ TEST_F(Shares, ABrokenUploadIsInvalidArgumentWithoutAReason) {
   ShareResult more = Share(agent(), "share-session", Photo(), {.size_bytes = 100});
   EXPECT_EQ(more.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(more.trailer("docshare-reject-reason"), "<absent>");
-  ShareResult no_header = Share(agent(), "share-session", Photo(), {.send_header = false});
+  ShareResult no_header =
+      Share(agent(), "share-session", Photo(), {.send_header = false});
   EXPECT_EQ(no_header.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(no_header.trailer("docshare-reject-reason"), "<absent>");
 }
@@ -173,8 +189,9 @@ TEST_F(Shares, WhoMayShare) {
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(Share(kAdminToken, "share-session", Photo()).status.error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_EQ(Share(session_.consumer_token(), "share-session", Photo()).status.error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      Share(session_.consumer_token(), "share-session", Photo()).status.error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
   StartSession("other");
   EXPECT_EQ(Share(agent(), "other", Photo()).status.error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
@@ -222,8 +239,10 @@ TEST_F(Shares, CheckFileJudgesTheHeadOnly) {
   EXPECT_EQ(empty.reason(), v1::REJECT_REASON_EMPTY_FILE);
 
   v1::CheckFileResponse ignored;
-  EXPECT_EQ(Check("", "GIF89a", &ignored).error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(Check("nope", "GIF89a", &ignored).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Check("", "GIF89a", &ignored).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Check("nope", "GIF89a", &ignored).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
 }
 
 }  // namespace
@@ -235,8 +254,8 @@ namespace {
 class Caps : public ServerTest {
  protected:
   void Configure(Config& config) override {
-    config.max_session_documents = 2;
-    config.max_retained_bytes = 60 * 1024;
+    config.session_caps.max_documents = 2;
+    config.session_caps.max_retained_bytes = 60 * 1024;
   }
 };
 
@@ -256,7 +275,8 @@ TEST_F(Caps, SessionAndGlobalCapsHaveClearErrors) {
     v1::StartSessionResponse s = StartSession("fill-" + std::to_string(i));
     global = Share(s.agent_token(), "fill-" + std::to_string(i), photo).status;
   }
-  EXPECT_EQ(global.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << global.error_message();
+  EXPECT_EQ(global.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << global.error_message();
   // Ending a session frees its share of the cap.
   ASSERT_TRUE(EndSession(kAdminToken, "fill-0").ok());
   v1::StartSessionResponse again = StartSession("after-end");

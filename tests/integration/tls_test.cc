@@ -29,15 +29,18 @@ class Certificates {
         "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext\n",
         "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key "
         "-out server.csr 2>/dev/null\n",
-        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days "
+        "1 "
         "-extfile san.ext -out server.pem 2>/dev/null\n",
         "openssl req -newkey rsa:2048 -nodes -subj /CN=client -keyout client.key "
         "-out client.csr 2>/dev/null\n",
-        "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
+        "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days "
+        "1 "
         "-out client.pem 2>/dev/null\n",
         "openssl req -newkey rsa:2048 -nodes -subj /CN=intruder -keyout intruder.key "
         "-out intruder.csr 2>/dev/null\n",
-        "openssl x509 -req -in intruder.csr -CA other.pem -CAkey other.key -CAcreateserial "
+        "openssl x509 -req -in intruder.csr -CA other.pem -CAkey other.key "
+        "-CAcreateserial "
         "-days 1 -out intruder.pem 2>/dev/null\n");
     ok_ = std::system(("bash -c '" + Escape(script) + "'").c_str()) == 0;
   }
@@ -70,8 +73,8 @@ class TlsTest : public ServerTest {
   }
   // StartSession over a channel with these credentials.
   grpc::Status Call(std::shared_ptr<grpc::ChannelCredentials> credentials) {
-    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", app_->grpc_port()),
-                                       credentials);
+    auto channel =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", app_->grpc_port()), credentials);
     auto stub = v1::SessionService::NewStub(channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -117,6 +120,7 @@ TEST_F(MtlsTest, RequiresAClientCertificateSignedByTheCa) {
 TEST(TlsConfig, UnreadableFilesFailTheStart) {
   Config config;
   config.grpc_address = "127.0.0.1:0";
+  config.http_address = "127.0.0.1:0";
   config.tls_cert = "/nonexistent/cert.pem";
   config.tls_key = "/nonexistent/key.pem";
   FakeClock clock;
@@ -126,12 +130,13 @@ TEST(TlsConfig, UnreadableFilesFailTheStart) {
   App app(config, clock, observer, log);
   absl::Status started = app.Start();
   EXPECT_EQ(started.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(std::string(started.message()).find("/nonexistent/cert.pem"), std::string::npos);
+  EXPECT_NE(std::string(started.message()).find("/nonexistent/cert.pem"),
+            std::string::npos);
 }
 
 class SlowUpload : public ServerTest {
  protected:
-  void Configure(Config& config) override { config.upload_timeout = 1; }
+  void Configure(Config& config) override { config.upload_timeout = absl::Seconds(1); }
 };
 
 TEST_F(SlowUpload, AStalledUploadIsCutOff) {
@@ -148,11 +153,13 @@ TEST_F(SlowUpload, AStalledUploadIsCutOff) {
   writer->Write(msg);
   // ... and nothing more: the server ends it.
   grpc::Status status = writer->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << status.error_message();
+  EXPECT_EQ(ErrorInfoOf(status).reason(), "UPLOAD_TIMEOUT");
   EXPECT_NE(log_stream_.str().find("\"event\":\"upload_timeout\""), std::string::npos);
   // The server is still serving.
-  ShareResult next = Share(s.agent_token(), "slowloris",
-                           ReadFile(CorpusPath("sharp/320x240.jpg")));
+  ShareResult next =
+      Share(s.agent_token(), "slowloris", ReadFile(CorpusPath("sharp/320x240.jpg")));
   EXPECT_TRUE(next.status.ok()) << next.status.error_message();
 }
 

@@ -99,7 +99,8 @@ TEST_F(Watch, EndingTellsEveryWatcher) {
   std::vector<grpc::Status> statuses(3);
   std::vector<std::thread> watchers;
   std::latch subscribed(3);
-  const std::string tokens[] = {session_.agent_token(), session_.consumer_token(), kAdminToken};
+  const std::string tokens[] = {session_.agent_token(), session_.consumer_token(),
+                                kAdminToken};
   for (int i = 0; i < 3; ++i) {
     watchers.emplace_back([&, i] {
       auto channel = NewChannel();
@@ -158,13 +159,18 @@ TEST_F(Watch, ASlowWatcherIsCutOffAndResumesWithNothingLost) {
   ExpectSequences(received, 1);
   auto trailers = Trailers(slow_ctx);
   ASSERT_EQ(trailers.count("docshare-resume-after"), 1u);
-  const uint64_t resume_after = std::stoull(trailers.find("docshare-resume-after")->second);
+  const uint64_t resume_after =
+      std::stoull(trailers.find("docshare-resume-after")->second);
   EXPECT_EQ(resume_after, received.size());
   ASSERT_LT(resume_after, static_cast<uint64_t>(kShares));
+  const google::rpc::ErrorInfo info = ErrorInfoOf(status);
+  EXPECT_EQ(info.reason(), "WATCHER_TOO_SLOW");
+  ASSERT_EQ(info.metadata().count("resume_after"), 1u);
+  EXPECT_EQ(info.metadata().at("resume_after"), std::to_string(resume_after));
 
   // Resuming delivers the rest, exactly once, in order.
-  std::vector<v1::SessionEvent> rest =
-      ReadEvents(session_.consumer_token(), "watched", resume_after, kShares - resume_after);
+  std::vector<v1::SessionEvent> rest = ReadEvents(session_.consumer_token(), "watched",
+                                                  resume_after, kShares - resume_after);
   ASSERT_EQ(rest.size(), kShares - resume_after);
   ExpectSequences(rest, resume_after + 1);
   // The uploader was never held up: every share above succeeded.
@@ -173,8 +179,8 @@ TEST_F(Watch, ASlowWatcherIsCutOffAndResumesWithNothingLost) {
 class BusyPool : public ServerTest {
  protected:
   void Configure(Config& config) override {
-    config.render_workers = 1;
-    config.render_queue = 0;
+    config.isolation.workers = 1;
+    config.isolation.queue = 0;
   }
 };
 
@@ -182,10 +188,12 @@ TEST_F(BusyPool, AFullRenderPoolIsResourceExhaustedWithoutAReason) {
   v1::StartSessionResponse s = StartSession("busy");
   std::latch release(1), started(1);
   // Occupy the only worker with a job that waits for the test.
-  ASSERT_TRUE(app_->render_pool().Submit([&] {
-    started.count_down();
-    release.wait();
-  }).ok());
+  ASSERT_TRUE(app_->render_pool()
+                  .Submit([&] {
+                    started.count_down();
+                    release.wait();
+                  })
+                  .ok());
   started.wait();
   ShareResult r = Share(s.agent_token(), "busy", SmallJpeg());
   release.count_down();

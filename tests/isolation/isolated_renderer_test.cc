@@ -4,8 +4,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <vips/vips8>
-
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -14,12 +12,14 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include <vips/vips8>
 
 #include "gtest/gtest.h"
 #include "service/common/reject.h"
 #include "service/pipeline/guard.h"
 #include "service/pipeline/sniff.h"
 #include "service/pipeline/vips_boundary.h"
+#include "tests/isolation/proc.h"
 #include "tests/support/files.h"
 #include "tests/support/hostile.h"
 
@@ -41,43 +41,26 @@ class LossCounter final : public Observer {
     std::lock_guard lock(mu_);
     ++lost_[std::string(reason)];
   }
+  void RenderWorkerEnded(int pid, std::string_view, std::string_view) override {
+    std::lock_guard lock(mu_);
+    ended_.push_back(pid);
+  }
   std::map<std::string, int> lost() const {
     std::lock_guard lock(mu_);
     return lost_;
+  }
+  std::vector<int> ended_pids() const {
+    std::lock_guard lock(mu_);
+    return ended_;
   }
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, int> lost_;
+  std::vector<int> ended_;
 };
 
-// Polls `done` every 5 ms for at most `limit`.
-bool WaitFor(const std::function<bool()>& done, absl::Duration limit = absl::Seconds(10)) {
-  const absl::Time end = absl::Now() + limit;
-  while (absl::Now() < end) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return done();
-}
-
-char ProcessState(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  const size_t paren = line.rfind(')');
-  return paren == std::string::npos || paren + 2 >= line.size() ? '?' : line[paren + 2];
-}
-
-int ThreadCount(pid_t pid) {
-  std::error_code error;
-  int n = 0;
-  for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/task", error), end;
-       !error && it != end; it.increment(error)) {
-    ++n;
-  }
-  return n;
-}
+using ::docshare::testing::WaitFor;
 
 class IsolatedRendererTest : public ::testing::Test {
  protected:
@@ -174,7 +157,8 @@ TEST_F(IsolatedRendererTest, ACrashFailsOnlyItsShareAndTheWorkerIsRespawned) {
 }
 
 TEST_F(IsolatedRendererTest, AWorkerKilledMidRenderFailsOnlyItsShare) {
-  auto isolated = Make({.worker_path = kHooks, .workers = 1, .timeout = absl::Seconds(60)});
+  auto isolated =
+      Make({.worker_path = kHooks, .workers = 1, .timeout = absl::Seconds(60)});
   ExpectSmallJpegRenders(*isolated);
   const pid_t pid = isolated->worker_pids()[0];
   absl::StatusOr<Renditions> killed;
@@ -197,7 +181,15 @@ TEST_F(IsolatedRendererTest, AWorkerKilledMidRenderFailsOnlyItsShare) {
 }
 
 TEST_F(IsolatedRendererTest, ATimeoutKillsTheWorkerAndRespawnsIt) {
-  auto isolated = Make({.worker_path = kHooks, .workers = 1, .timeout = absl::Seconds(1)});
+  auto isolated =
+      Make({.worker_path = kHooks, .workers = 1, .timeout = absl::Seconds(1)});
+  // Start-up (libvips loads its modules) is not part of the 1 s: wait until
+  // the worker is up (sandboxed: the step before its Ready).
+  auto up = [&] {
+    const pid_t pid = isolated->worker_pids()[0];
+    return pid > 0 && testing::ProcStatus(pid, "Seccomp") == "2";
+  };
+  ASSERT_TRUE(WaitFor(up));
   ExpectSmallJpegRenders(*isolated);
   const pid_t pid = isolated->worker_pids()[0];
   const absl::Time start = absl::Now();
@@ -208,6 +200,7 @@ TEST_F(IsolatedRendererTest, ATimeoutKillsTheWorkerAndRespawnsIt) {
   EXPECT_GE(took, absl::Seconds(1));
   EXPECT_LT(took, absl::Seconds(5));
   EXPECT_EQ(kill(pid, 0), -1) << "the stalled worker is killed and reaped";
+  ASSERT_TRUE(WaitFor(up));
   ExpectSmallJpegRenders(*isolated);
   EXPECT_EQ(observer_.lost(), (std::map<std::string, int>{{"timeout", 1}}));
 }
@@ -264,20 +257,51 @@ TEST_F(IsolatedRendererTest, RendersConcurrentlyFromSeveralThreads) {
   EXPECT_TRUE(observer_.lost().empty());
 }
 
-TEST_F(IsolatedRendererTest, AWorkerThatDiedIdleIsReplacedWithoutFailingAShare) {
-  auto isolated = Make({.worker_path = kWorker, .workers = 1});
+// Issue 16: a worker killed between shares stayed a zombie, unreplaced,
+// unlogged and uncounted. It is reaped and replaced at once, no share needed.
+TEST_F(IsolatedRendererTest, AWorkerThatDiedIdleIsReplacedAtOnce) {
+  auto isolated = Make({.worker_path = kWorker, .workers = 2});
   ExpectSmallJpegRenders(*isolated);
-  const pid_t pid = isolated->worker_pids()[0];
-  kill(pid, SIGKILL);
-  // Gone but not reaped, and its socket closed: the leader is a zombie and
-  // its other threads (which share its fds) have exited.
-  EXPECT_TRUE(WaitFor([&] { return ProcessState(pid) == 'Z' && ThreadCount(pid) == 1; }));
+  const std::vector<pid_t> before = isolated->worker_pids();
+  // Both up: sandboxed, their Ready written.
+  for (pid_t pid : before) {
+    ASSERT_TRUE(WaitFor([&] {
+      return testing::ProcStatus(pid, "Seccomp") == "2" && testing::WaitsForARequest(pid);
+    }));
+  }
+  kill(before[0], SIGKILL);
+  EXPECT_TRUE(WaitFor([&] {
+    const std::vector<pid_t> now = isolated->worker_pids();
+    return now[0] > 0 && now[0] != before[0] && kill(before[0], 0) == -1;
+  })) << "replaced, and the dead one reaped (no zombie)";
+  EXPECT_EQ(isolated->worker_pids()[1], before[1]) << "the other worker is untouched";
+  EXPECT_EQ(observer_.lost(), (std::map<std::string, int>{{"idle", 1}}));
+  EXPECT_EQ(observer_.ended_pids(), std::vector<int>{before[0]});
+  ExpectSmallJpegRenders(*isolated);
   ExpectSmallJpegRenders(*isolated);
   EXPECT_EQ(observer_.lost(), (std::map<std::string, int>{{"idle", 1}}));
 }
 
+TEST_F(IsolatedRendererTest, AWorkerKilledBeforeItsFirstShareIsReplacedToo) {
+  auto isolated = Make({.worker_path = kWorker, .workers = 1});
+  const pid_t pid = isolated->worker_pids()[0];
+  // Once it is up (sandboxed, waiting for a request), it has answered Ready,
+  // unread until a share.
+  ASSERT_TRUE(WaitFor([&] {
+    return testing::ProcStatus(pid, "Seccomp") == "2" && testing::WaitsForARequest(pid);
+  }));
+  kill(pid, SIGKILL);
+  EXPECT_TRUE(WaitFor([&] {
+    const pid_t now = isolated->worker_pids()[0];
+    return now > 0 && now != pid;
+  }));
+  EXPECT_EQ(observer_.lost(), (std::map<std::string, int>{{"idle", 1}}));
+  ExpectSmallJpegRenders(*isolated);
+}
+
 TEST_F(IsolatedRendererTest, AMissingWorkerBinaryIsAnInternalErrorNotARejection) {
-  auto isolated = Make({.worker_path = "/nonexistent/docshare-render-worker", .workers = 1});
+  auto isolated =
+      Make({.worker_path = "/nonexistent/docshare-render-worker", .workers = 1});
   const std::string jpeg = testing::SmallJpeg();
   absl::StatusOr<Renditions> r = isolated->Render(jpeg, HeaderOf(jpeg));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal) << r.status();

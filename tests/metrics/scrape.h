@@ -79,24 +79,44 @@ struct HttpResponse {
   std::string body;
 };
 
-// One request to 127.0.0.1:`port`; reads until the server closes.
-inline HttpResponse HttpRequest(int port, const std::string& method,
-                                const std::string& path) {
-  HttpResponse response;
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return response;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+// A connected TCP socket to `host` ("127.0.0.1" or "::1") on `port`, with a
+// 10 s receive timeout; -1 when the connection is refused.
+inline int ConnectTo(const std::string& host, int port) {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    length = sizeof(*v4);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    length = sizeof(*v6);
+  } else {
+    return -1;
+  }
+  const int fd = socket(storage.ss_family, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
   timeval timeout{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+  if (connect(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) {
     close(fd);
-    return response;
+    return -1;
   }
+  return fd;
+}
+
+// One request to `host`:`port`; reads until the server closes.
+inline HttpResponse HttpRequest(int port, const std::string& method,
+                                const std::string& path,
+                                const std::string& host = "127.0.0.1") {
+  HttpResponse response;
+  const int fd = ConnectTo(host, port);
+  if (fd < 0) return response;
   const std::string request =
-      method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+      method + " " + path + " HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n";
   if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
     close(fd);

@@ -31,7 +31,8 @@ class FuzzRegressionTest : public ::testing::Test {
 
 TEST_F(FuzzRegressionTest, EveryFoundInputGetsACleanVerdict) {
   int files = 0;
-  for (const auto& path : testing::ListFiles(testing::TestdataPath("fuzz-regressions"), "")) {
+  for (const auto& path :
+       testing::ListFiles(testing::TestdataPath("fuzz-regressions"), "")) {
     if (path.extension() == ".md") continue;
     ++files;
     absl::StatusOr<Renditions> r = Run(testing::ReadFile(path));
@@ -46,8 +47,8 @@ TEST_F(FuzzRegressionTest, EveryFoundInputGetsACleanVerdict) {
 // render_fuzzer: an iTXt chunk declaring ~1.9 GB in a 716-byte file made
 // libpng allocate it. Guard refuses it before libvips sees a byte.
 TEST_F(FuzzRegressionTest, PngChunkRunningPastTheEndStopsAtTheGuard) {
-  const std::string found =
-      testing::ReadFile(testing::TestdataPath("fuzz-regressions/png-itxt-length-past-end.png"));
+  const std::string found = testing::ReadFile(
+      testing::TestdataPath("fuzz-regressions/png-itxt-length-past-end.png"));
   absl::StatusOr<ImageHeader> h = Guard(found, FileType::kPng, Limits{});
   EXPECT_EQ(GetRejectReason(h.status()), RejectReason::kCorruptImage) << h.status();
 

@@ -42,8 +42,8 @@ TEST(GuardTest, ReadsJpegDimensionsPastAppSegments) {
 }
 
 TEST(GuardTest, CountsGifFrames) {
-  absl::StatusOr<ImageHeader> h = Guard(ReadFile(CorpusPath("sharp/animated-loop-3.gif")),
-                                        FileType::kGif, Limits{});
+  absl::StatusOr<ImageHeader> h =
+      Guard(ReadFile(CorpusPath("sharp/animated-loop-3.gif")), FileType::kGif, Limits{});
   ASSERT_TRUE(h.ok()) << h.status();
   EXPECT_EQ(h->frame_count, 10);  // vipsheader -f n-pages agrees
   h = Guard(ReadFile(CorpusPath("sharp/rotating-squares.gif")), FileType::kGif, Limits{});
@@ -67,19 +67,20 @@ TEST(GuardTest, PixelFloodsAreDimensionsTooLarge) {
   EXPECT_EQ(ReasonOf(Guard(ReadFile(CorpusPath("sharp/65536-uint32-limit.png")),
                            FileType::kPng, Limits{})),
             RejectReason::kDimensionsTooLarge);
-  EXPECT_EQ(ReasonOf(Guard(testing::GifWithDimensions(65535, 65535), FileType::kGif,
-                           Limits{})),
-            RejectReason::kDimensionsTooLarge);
-  EXPECT_EQ(ReasonOf(Guard(testing::PngWithDimensions(10000, 5001), FileType::kPng,
-                           Limits{})),
-            RejectReason::kDimensionsTooLarge);
+  EXPECT_EQ(
+      ReasonOf(Guard(testing::GifWithDimensions(65535, 65535), FileType::kGif, Limits{})),
+      RejectReason::kDimensionsTooLarge);
+  EXPECT_EQ(
+      ReasonOf(Guard(testing::PngWithDimensions(10000, 5001), FileType::kPng, Limits{})),
+      RejectReason::kDimensionsTooLarge);
   EXPECT_EQ(ReasonOf(Guard(testing::JpegWithDimensions(65000, 1000), FileType::kJpeg,
                            Limits{})),
             RejectReason::kDimensionsTooLarge);
 }
 
 TEST(GuardTest, ExactlyAtThePixelLimitPasses) {
-  EXPECT_TRUE(Guard(testing::PngWithDimensions(10000, 5000), FileType::kPng, Limits{}).ok());
+  EXPECT_TRUE(
+      Guard(testing::PngWithDimensions(10000, 5000), FileType::kPng, Limits{}).ok());
   Limits small;
   small.max_pixels = 100;
   EXPECT_TRUE(Guard(testing::PngWithDimensions(10, 10), FileType::kPng, small).ok());
@@ -110,14 +111,16 @@ TEST(GuardTest, AnimationPixelsOverAllFrames) {
       Guard(testing::GifWithFrames(250, 1000, 1000), FileType::kGif, Limits{});
   EXPECT_EQ(ReasonOf(h), RejectReason::kDimensionsTooLarge);
   EXPECT_NE(h.status().message().find("250000000"), std::string::npos);
-  EXPECT_TRUE(Guard(testing::GifWithFrames(200, 1000, 1000), FileType::kGif, Limits{}).ok());
+  EXPECT_TRUE(
+      Guard(testing::GifWithFrames(200, 1000, 1000), FileType::kGif, Limits{}).ok());
 }
 
 TEST(GuardTest, ScanBombIsCorrupt) {
   absl::StatusOr<ImageHeader> h =
       Guard(testing::JpegScanBomb(150), FileType::kJpeg, Limits{});
   EXPECT_EQ(ReasonOf(h), RejectReason::kCorruptImage);
-  EXPECT_NE(h.status().message().find("more than 100 progressive scans"), std::string::npos);
+  EXPECT_NE(h.status().message().find("more than 100 progressive scans"),
+            std::string::npos);
   EXPECT_TRUE(Guard(testing::JpegScanBomb(100), FileType::kJpeg, Limits{}).ok());
   Limits strict;
   strict.max_jpeg_scans = 5;
@@ -145,13 +148,15 @@ TEST(GuardTest, LosslessAndHierarchicalJpegAreCorrupt) {
   for (char sof : {'\xc3', '\xc5', '\xc7', '\xcb', '\xcd', '\xcf'}) {
     std::string jpeg = testing::SmallJpeg();
     jpeg[jpeg.find("\xff\xc0") + 1] = sof;
-    EXPECT_EQ(ReasonOf(Guard(jpeg, FileType::kJpeg, Limits{})), RejectReason::kCorruptImage)
+    EXPECT_EQ(ReasonOf(Guard(jpeg, FileType::kJpeg, Limits{})),
+              RejectReason::kCorruptImage)
         << std::hex << int(uint8_t(sof));
   }
   for (char sof : {'\xc1', '\xc2', '\xc9', '\xca'}) {  // what libjpeg-turbo decodes
     std::string jpeg = testing::SmallJpeg();
     jpeg[jpeg.find("\xff\xc0") + 1] = sof;
-    EXPECT_TRUE(Guard(jpeg, FileType::kJpeg, Limits{}).ok()) << std::hex << int(uint8_t(sof));
+    EXPECT_TRUE(Guard(jpeg, FileType::kJpeg, Limits{}).ok())
+        << std::hex << int(uint8_t(sof));
   }
 }
 
@@ -159,12 +164,17 @@ TEST(GuardTest, MissingOrTruncatedHeadersAreCorrupt) {
   const std::string png = testing::PngWithDimensions(4, 4);
   const std::string gif = testing::GifWithDimensions(1, 1);
   const std::string jpeg = testing::SmallJpeg();
-  struct Case { std::string name; std::string bytes; FileType type; };
+  struct Case {
+    std::string name;
+    std::string bytes;
+    FileType type;
+  };
   const std::vector<Case> cases = {
       {"png signature only", png.substr(0, 8), FileType::kPng},
       {"png half IHDR", png.substr(0, 20), FileType::kPng},
       {"png zero width", testing::PngWithDimensions(0, 4), FileType::kPng},
-      {"png width over 2^31-1", testing::PngWithDimensions(0x80000000u, 1), FileType::kPng},
+      {"png width over 2^31-1", testing::PngWithDimensions(0x80000000u, 1),
+       FileType::kPng},
       {"gif header only", gif.substr(0, 6), FileType::kGif},
       {"gif no frame", gif.substr(0, 13 + 6) + ";", FileType::kGif},
       {"gif zero size", testing::GifWithDimensions(0, 0), FileType::kGif},
@@ -172,7 +182,8 @@ TEST(GuardTest, MissingOrTruncatedHeadersAreCorrupt) {
       {"jpeg no sof", jpeg.substr(0, jpeg.find("\xff\xc0")), FileType::kJpeg},
       {"jpeg not jpeg", "hello world", FileType::kJpeg},
       {"empty png", "", FileType::kPng},
-      {"corrupt-header.jpg", ReadFile(CorpusPath("sharp/corrupt-header.jpg")), FileType::kJpeg},
+      {"corrupt-header.jpg", ReadFile(CorpusPath("sharp/corrupt-header.jpg")),
+       FileType::kJpeg},
   };
   for (const Case& c : cases) {
     absl::StatusOr<ImageHeader> h = Guard(c.bytes, c.type, Limits{});
@@ -182,7 +193,10 @@ TEST(GuardTest, MissingOrTruncatedHeadersAreCorrupt) {
 
 TEST(GuardTest, EveryPrefixOfARealFileIsHandled) {
   // Truncated at every byte: a verdict, never a crash or an overread (ASan).
-  struct Case { const char* file; FileType type; };
+  struct Case {
+    const char* file;
+    FileType type;
+  };
   for (const Case& c : {Case{"sharp/320x240.jpg", FileType::kJpeg},
                         Case{"sharp/animated-loop-3.gif", FileType::kGif},
                         Case{"pngsuite/basn6a16.png", FileType::kPng}}) {
@@ -192,18 +206,65 @@ TEST(GuardTest, EveryPrefixOfARealFileIsHandled) {
     for (size_t n = 0; n <= bytes.size(); ++n) {
       const std::string prefix = bytes.substr(0, n);  // own allocation: exact bounds
       absl::StatusOr<ImageHeader> h = Guard(prefix, type, Limits{});
-      if (!h.ok()) EXPECT_EQ(ReasonOf(h), RejectReason::kCorruptImage) << file << " " << n;
+      if (!h.ok())
+        EXPECT_EQ(ReasonOf(h), RejectReason::kCorruptImage) << file << " " << n;
     }
   }
 }
 
 TEST(GuardTest, PolyglotPayloadDoesNotChangeTheVerdict) {
-  const std::string payload = "%PDF-1.4\n" + std::string(1000, '\xff') + "\xff\xda\xff\xda";
+  const std::string payload =
+      "%PDF-1.4\n" + std::string(1000, '\xff') + "\xff\xda\xff\xda";
   absl::StatusOr<ImageHeader> h =
       Guard(testing::Polyglot(testing::SmallJpeg(), payload), FileType::kJpeg, Limits{});
   ASSERT_TRUE(h.ok()) << h.status();
   EXPECT_EQ(h->width, 32);
   EXPECT_EQ(h->height, 24);
+}
+
+}  // namespace
+}  // namespace docshare
+
+namespace docshare {
+namespace {
+
+// Issue 12 attack 5: 12 zTXt chunks of 30 MB decompressed each, a 358 KB
+// file, held a render worker for its full timeout. The guard refuses it
+// before libpng inflates anything.
+TEST(GuardPngMetadata, TheZtxtBombIsRefusedByTheGuard) {
+  const std::string bomb = testing::PngWithMetadataChunks("zTXt", 12, 30'000'000);
+  EXPECT_LT(bomb.size(), 400u * 1024);
+  absl::StatusOr<ImageHeader> h = Guard(bomb, FileType::kPng, Limits{});
+  EXPECT_EQ(ReasonOf(h), RejectReason::kCorruptImage) << h.status();
+  EXPECT_EQ(GetDetectedMime(h.status()), "image/png");
+  EXPECT_NE(h.status().message().find("text and colour profile"), std::string::npos)
+      << h.status();
+}
+
+TEST(GuardPngMetadata, EveryMetadataChunkTypeCountsItsDecodedSize) {
+  for (const char* chunk : {"tEXt", "zTXt", "iTXt", "iCCP"}) {
+    SCOPED_TRACE(chunk);
+    // One chunk just over the bound, and several that add up over it.
+    EXPECT_EQ(ReasonOf(Guard(testing::PngWithMetadataChunks(chunk, 1, 1u << 21),
+                             FileType::kPng, Limits{})),
+              RejectReason::kCorruptImage);
+    EXPECT_EQ(ReasonOf(Guard(testing::PngWithMetadataChunks(chunk, 5, 300'000),
+                             FileType::kPng, Limits{})),
+              RejectReason::kCorruptImage);
+    // Metadata of a sane size passes.
+    absl::StatusOr<ImageHeader> small = Guard(
+        testing::PngWithMetadataChunks(chunk, 3, 100'000), FileType::kPng, Limits{});
+    EXPECT_TRUE(small.ok()) << small.status();
+  }
+}
+
+TEST(GuardPngMetadata, RealFilesWithTextAndProfilesPass) {
+  for (const char* file : {"pngsuite/ctzn0g04.png", "pngsuite/cthn0g04.png",
+                           "pngsuite/ct1n0g04.png", "pngsuite/ccwn2c08.png"}) {
+    SCOPED_TRACE(file);
+    absl::StatusOr<ImageHeader> h = Guard(ReadFile(CorpusPath(file)), FileType::kPng, {});
+    EXPECT_TRUE(h.ok()) << h.status();
+  }
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Hostile inputs through the real stages: each must get a verdict, quickly,
 // without a crash, an abort or a huge allocation.
 
+#include "tests/support/hostile.h"
+
 #include <string>
 
 #include "gtest/gtest.h"
@@ -10,7 +12,6 @@
 #include "service/pipeline/sniff.h"
 #include "service/pipeline/vips_boundary.h"
 #include "tests/pipeline/readback.h"
-#include "tests/support/hostile.h"
 
 namespace docshare {
 namespace {
@@ -19,7 +20,8 @@ class HostileTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { ASSERT_TRUE(InitVips("pipeline_tests").ok()); }
 
-  static absl::StatusOr<Renditions> Run(const std::string& bytes, const Limits& limits = {}) {
+  static absl::StatusOr<Renditions> Run(const std::string& bytes,
+                                        const Limits& limits = {}) {
     absl::StatusOr<SniffResult> sniffed = Sniff(bytes);
     if (!sniffed.ok()) return sniffed.status();
     absl::StatusOr<ImageHeader> header = Guard(bytes, sniffed->type, limits);
@@ -91,7 +93,8 @@ TEST_F(HostileTest, InterlacedPngJustUnderTheLimitIsDecoded) {
   EXPECT_EQ(r->width, 1000);
   EXPECT_EQ(r->display.width, 1000);
   limits.max_pixels = 999'999;
-  EXPECT_EQ(GetRejectReason(Run(png, limits).status()), RejectReason::kDimensionsTooLarge);
+  EXPECT_EQ(GetRejectReason(Run(png, limits).status()),
+            RejectReason::kDimensionsTooLarge);
   // At the default limit the file is still small and passes the guard.
   const std::string big = testing::InterlacedPngNearLimit(Limits{}.max_pixels);
   EXPECT_LT(big.size(), 200'000u);
@@ -104,7 +107,8 @@ TEST_F(HostileTest, PolyglotPayloadNeverReachesThePreview) {
   const std::string marker = "POLYGLOT-PAYLOAD-c0ffee";
   const std::string payload = "<html><script>" + marker + "</script></html>";
   for (const std::string& image :
-       {testing::SmallJpeg(), testing::PngWithDimensions(16, 16), testing::GifWithFrames(3)}) {
+       {testing::SmallJpeg(), testing::PngWithDimensions(16, 16),
+        testing::GifWithFrames(3)}) {
     const std::string polyglot = testing::Polyglot(image, payload);
     absl::StatusOr<Renditions> r = Run(polyglot);
     ASSERT_TRUE(r.ok()) << r.status();
@@ -118,7 +122,8 @@ TEST_F(HostileTest, PolyglotPayloadNeverReachesThePreview) {
 TEST_F(HostileTest, RandomMutationsGetAVerdictNotACrash) {
   // Deterministic byte flips over real files: every outcome is OK or a
   // rejection, never INTERNAL, a crash or a sanitizer report.
-  const std::string seeds[] = {testing::SmallJpeg(48, 32), testing::PngWithDimensions(20, 20),
+  const std::string seeds[] = {testing::SmallJpeg(48, 32),
+                               testing::PngWithDimensions(20, 20),
                                testing::GifWithFrames(4, 3, 3)};
   uint32_t state = 12345;
   auto next = [&state] { return state = state * 1103515245u + 12345u; };
@@ -126,7 +131,8 @@ TEST_F(HostileTest, RandomMutationsGetAVerdictNotACrash) {
   for (const std::string& seed : seeds) {
     for (int i = 0; i < 60; ++i) {
       std::string bytes = seed;
-      for (int k = 0; k < 4; ++k) bytes[(next() >> 8) % bytes.size()] = char(next() >> 16);
+      for (int k = 0; k < 4; ++k)
+        bytes[(next() >> 8) % bytes.size()] = char(next() >> 16);
       absl::StatusOr<Renditions> r = Run(bytes);
       if (!r.ok()) {
         EXPECT_NE(GetRejectReason(r.status()), RejectReason::kNone) << r.status();

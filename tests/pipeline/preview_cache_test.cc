@@ -50,6 +50,25 @@ TEST(PreviewCacheTest, EvictsLeastRecentlyUsedByTotalBytes) {
   EXPECT_EQ(cache.bytes(), 250u);
 }
 
+TEST(PreviewCacheTest, ErasePreviewsDropsTheEntriesHoldingThem) {
+  PreviewCache cache(1000);
+  Renditions withdrawn = Sized(100, 10);
+  withdrawn.display.sha256 = "aaa";
+  withdrawn.thumbnail.sha256 = "bbb";
+  Renditions kept = Sized(50, 5);
+  kept.display.sha256 = "ccc";
+  kept.thumbnail.sha256 = "ddd";
+  cache.Put("s/1/x", withdrawn);
+  cache.Put("s/1/y", kept);
+  cache.Put("s/2/x", withdrawn);  // the same previews under another key
+  EXPECT_EQ(cache.ErasePreviews({"bbb"}), 2u);
+  EXPECT_FALSE(cache.Get("s/1/x").has_value());
+  EXPECT_FALSE(cache.Get("s/2/x").has_value());
+  EXPECT_TRUE(cache.Get("s/1/y").has_value());
+  EXPECT_EQ(cache.bytes(), 55u);
+  EXPECT_EQ(cache.ErasePreviews({"zzz", ""}), 0u);
+}
+
 TEST(PreviewCacheTest, AnEntryLargerThanTheCacheIsNotStored) {
   PreviewCache cache(100);
   cache.Put("small", Sized(40, 0));
@@ -65,6 +84,33 @@ TEST(PreviewCacheTest, PutAgainReplacesAndRecounts) {
   cache.Put("a", Sized(30, 0));
   EXPECT_EQ(cache.bytes(), 30u);
   EXPECT_EQ(cache.Get("a")->display.data->size(), 30u);
+}
+
+}  // namespace
+}  // namespace docshare
+
+namespace docshare {
+namespace {
+
+// Issue 12 attack 7: with one cache for all sessions, a participant could
+// tell from the latency whether byte-identical bytes were shared anywhere.
+TEST(PreviewCacheScope, BySessionByDefault) {
+  PreviewCache cache(1000);
+  const std::string a = cache.KeyFor("sess-a/nonce-1", "same bytes");
+  EXPECT_EQ(a, cache.KeyFor("sess-a/nonce-1", "same bytes"));
+  EXPECT_NE(a, cache.KeyFor("sess-b/nonce-2", "same bytes"));
+  EXPECT_NE(a, cache.KeyFor("sess-a/nonce-3", "same bytes")) << "a restarted id";
+  cache.Put(a, Sized(10, 1));
+  EXPECT_TRUE(cache.Get(cache.KeyFor("sess-a/nonce-1", "same bytes")).has_value());
+  EXPECT_FALSE(cache.Get(cache.KeyFor("sess-b/nonce-2", "same bytes")).has_value());
+}
+
+TEST(PreviewCacheScope, GlobalSharesAcrossSessions) {
+  PreviewCache cache(1000, CacheScope::kGlobal);
+  EXPECT_EQ(cache.KeyFor("sess-a/nonce-1", "same bytes"),
+            PreviewCache::Key("same bytes"));
+  EXPECT_EQ(cache.KeyFor("sess-b/nonce-2", "same bytes"),
+            PreviewCache::Key("same bytes"));
 }
 
 }  // namespace

@@ -4,10 +4,9 @@
 // Test-only: decode a rendered preview again with libvips to check what it
 // really holds (pixels, frames, delays, metadata fields).
 
-#include <vips/vips8>
-
 #include <string>
 #include <vector>
+#include <vips/vips8>
 
 #include "gtest/gtest.h"
 #include "service/common/types.h"
@@ -30,9 +29,9 @@ struct Readback {
 inline std::vector<std::string> ForbiddenFields(const std::vector<std::string>& fields) {
   std::vector<std::string> bad;
   for (const std::string& f : fields) {
-    if (f == "exif-data" || f == "xmp-data" || f == "icc-profile-data" || f == "iptc-data" ||
-        f == "gif-comment" || f == "orientation" || f.rfind("exif-", 0) == 0 ||
-        f.rfind("png-comment", 0) == 0) {
+    if (f == "exif-data" || f == "xmp-data" || f == "icc-profile-data" ||
+        f == "iptc-data" || f == "gif-comment" || f == "orientation" ||
+        f.rfind("exif-", 0) == 0 || f.rfind("png-comment", 0) == 0) {
       bad.push_back(f);
     }
   }
@@ -52,7 +51,8 @@ inline Readback ReadPreview(const Preview& preview) {
   try {
     if (preview.mime_type == "image/webp") {
       vips_operation_block_set("VipsForeignLoadWebpBuffer", FALSE);
-      out.image = vips::VImage::webpload_buffer(blob, options->set("n", -1)).copy_memory();
+      out.image =
+          vips::VImage::webpload_buffer(blob, options->set("n", -1)).copy_memory();
       vips_operation_block_set("VipsForeignLoadWebpBuffer", TRUE);
     } else if (preview.mime_type == "image/gif") {
       out.image = vips::VImage::gifload_buffer(blob, options->set("n", -1)).copy_memory();

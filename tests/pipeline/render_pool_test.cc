@@ -59,9 +59,9 @@ TEST(RenderPoolTest, RunsJobsAndReportsEveryChange) {
   EXPECT_EQ(pool.queue_depth(), 0);
   EXPECT_EQ(pool.in_flight(), 0);
   const std::vector<std::pair<int, int>> expected = {
-      {1, 0}, {0, 1},   // blocker queued, then taken
-      {1, 1},           // second job queued behind it
-      {1, 0}, {0, 1},   // blocker done, second taken
+      {1, 0}, {0, 1},  // blocker queued, then taken
+      {1, 1},          // second job queued behind it
+      {1, 0}, {0, 1},  // blocker done, second taken
       {0, 0}};
   EXPECT_EQ(observer.reports(), expected);
 }

@@ -16,7 +16,11 @@ using ::docshare::testing::CorpusPath;
 using ::docshare::testing::ReadFile;
 
 TEST(SniffTest, AcceptsJpegPngGifByTheirBytes) {
-  struct Case { const char* file; FileType type; const char* mime; };
+  struct Case {
+    const char* file;
+    FileType type;
+    const char* mime;
+  };
   for (const Case& c : {Case{"sharp/320x240.jpg", FileType::kJpeg, "image/jpeg"},
                         Case{"pngsuite/basn2c08.png", FileType::kPng, "image/png"},
                         Case{"sharp/animated-loop-3.gif", FileType::kGif, "image/gif"}}) {
@@ -45,7 +49,11 @@ TEST(SniffTest, EmptyIsEmptyFile) {
 
 TEST(SniffTest, EverythingElseIsUnsupportedWithTheDetectedMime) {
   const std::string png = testing::PngWithDimensions(4, 4);
-  struct Case { std::string name; std::string bytes; std::string mime; };
+  struct Case {
+    std::string name;
+    std::string bytes;
+    std::string mime;
+  };
   const std::vector<Case> cases = {
       {"pdf", "%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "application/pdf"},
       {"svg",
@@ -53,11 +61,16 @@ TEST(SniffTest, EverythingElseIsUnsupportedWithTheDetectedMime) {
        "width=\"10\" height=\"10\"><rect width=\"10\" height=\"10\"/></svg>\n",
        "image/svg+xml"},
       {"html", "<!DOCTYPE html>\n<html><body>hello</body></html>\n", "text/html"},
-      {"zip", std::string("PK\x03\x04\x14\x00\x00\x00\x08\x00", 10) + std::string(40, '\0'), ""},
-      {"webp", std::string("RIFF\x24\x00\x00\x00WEBPVP8 ", 16) + std::string(40, '\0'), "image/webp"},
-      {"bmp", std::string("BM\x3e\x00\x00\x00\x00\x00\x00\x00\x3e\x00\x00\x00\x28\x00", 16) +
-                  std::string(46, '\0'), ""},
-      {"tiff", std::string("II*\x00\x08\x00\x00\x00", 8) + std::string(40, '\0'), "image/tiff"},
+      {"zip",
+       std::string("PK\x03\x04\x14\x00\x00\x00\x08\x00", 10) + std::string(40, '\0'), ""},
+      {"webp", std::string("RIFF\x24\x00\x00\x00WEBPVP8 ", 16) + std::string(40, '\0'),
+       "image/webp"},
+      {"bmp",
+       std::string("BM\x3e\x00\x00\x00\x00\x00\x00\x00\x3e\x00\x00\x00\x28\x00", 16) +
+           std::string(46, '\0'),
+       ""},
+      {"tiff", std::string("II*\x00\x08\x00\x00\x00", 8) + std::string(40, '\0'),
+       "image/tiff"},
       {"random", std::string("\x13\x37\xc0\xde\x99\x01\xfe\x42\x77\x00\x81", 11), ""},
       {"bom+png", "\xef\xbb\xbf" + png, "application/octet-stream"},
   };
@@ -82,7 +95,8 @@ TEST(SniffTest, EachThreadHasItsOwnCookie) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
-        if (Detect(t % 2 ? jpeg : gif).type != (t % 2 ? FileType::kJpeg : FileType::kGif)) {
+        if (Detect(t % 2 ? jpeg : gif).type !=
+            (t % 2 ? FileType::kJpeg : FileType::kGif)) {
           ++wrong[t];
         }
       }

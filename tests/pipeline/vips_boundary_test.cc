@@ -1,10 +1,9 @@
 #include "service/pipeline/vips_boundary.h"
 
-#include <vips/vips8>
-
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <vips/vips8>
 
 #include "gtest/gtest.h"
 #include "service/common/reject.h"

@@ -23,6 +23,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
+using testing::AppendNow;
 using testing::Doc;
 using testing::Recorder;
 
@@ -58,7 +59,7 @@ class MemoryBackplaneTest : public ::testing::Test {
   }
 
   EventPtr MustAppend(std::string_view id = "s1", uint64_t bytes = 100) {
-    absl::StatusOr<EventPtr> event = backplane_->Append(id, Doc(bytes));
+    absl::StatusOr<EventPtr> event = AppendNow(*backplane_, id, Doc(bytes));
     EXPECT_TRUE(event.ok()) << event.status();
     return event.ok() ? *event : nullptr;
   }
@@ -80,18 +81,6 @@ class MemoryBackplaneTest : public ::testing::Test {
   std::unique_ptr<MemoryBackplane> backplane_ =
       std::make_unique<MemoryBackplane>(clock_, SessionCaps{}, observer_);
 };
-
-TEST_F(MemoryBackplaneTest, StartMintsNonceAndExpiry) {
-  const SessionInfo info = MustStart("s1", absl::Seconds(90));
-  EXPECT_EQ(info.id, "s1");
-  EXPECT_EQ(info.nonce.size(), 22u);  // 16 random bytes, base64url
-  EXPECT_EQ(info.expires_at, clock_.Now() + absl::Seconds(90));
-  EXPECT_EQ(info.state, SessionState::kActive);
-  EXPECT_THAT(observer_.active, ElementsAre(1));
-  absl::StatusOr<SessionInfo> got = backplane_->Get("s1");
-  ASSERT_TRUE(got.ok());
-  EXPECT_EQ(got->nonce, info.nonce);
-}
 
 TEST_F(MemoryBackplaneTest, StartIsIdempotentWithSameSettings) {
   const SessionInfo first = MustStart();
@@ -154,17 +143,6 @@ TEST_F(MemoryBackplaneTest, ReplayAfterSequence) {
   EXPECT_TRUE(MustSubscribe(r3, 3).replay.empty());
 }
 
-TEST_F(MemoryBackplaneTest, AfterSequenceBeyondTheEndIsOutOfRange) {
-  MustStart();
-  MustAppend();
-  Recorder r;
-  EXPECT_EQ(backplane_->Subscribe("s1", 2, &r).status().code(),
-            absl::StatusCode::kOutOfRange);
-  MustStart("empty");
-  EXPECT_EQ(backplane_->Subscribe("empty", 1, &r).status().code(),
-            absl::StatusCode::kOutOfRange);
-}
-
 TEST_F(MemoryBackplaneTest, LiveEventsFollowTheReplay) {
   MustStart();
   MustAppend();
@@ -183,11 +161,15 @@ TEST_F(MemoryBackplaneTest, NoGapNoDuplicateAtTheSeamUnderConcurrentAppends) {
   constexpr int kPerThread = 500;
   constexpr uint64_t kTotal = kThreads * kPerThread;
   std::atomic<uint64_t> appended{0};  // a sequence known to be in the log
+  // The appenders start once a first watcher is in: fast appends must not
+  // finish before the seam is ever crossed.
+  std::atomic<bool> go{false};
   std::vector<std::thread> appenders;
   for (int t = 0; t < kThreads; ++t) {
     appenders.emplace_back([&] {
+      while (!go.load()) std::this_thread::yield();
       for (int i = 0; i < kPerThread; ++i) {
-        absl::StatusOr<EventPtr> event = backplane_->Append("s1", Doc(10));
+        absl::StatusOr<EventPtr> event = AppendNow(*backplane_, "s1", Doc(10));
         if (!event.ok()) {
           ADD_FAILURE() << event.status();
           return;
@@ -210,7 +192,9 @@ TEST_F(MemoryBackplaneTest, NoGapNoDuplicateAtTheSeamUnderConcurrentAppends) {
     watch->after = watches.size() % 2 == 0 ? 0 : appended.load() / 2;
     watch->subscribed = MustSubscribe(watch->recorder, watch->after);
     watches.push_back(std::move(watch));
+    go.store(true);
   }
+  go.store(true);
   for (std::thread& t : appenders) t.join();
   ASSERT_FALSE(watches.empty());
   for (const auto& watch : watches) {
@@ -230,7 +214,7 @@ TEST_F(MemoryBackplaneTest, WatcherSeesEveryEventOnceUnderConcurrentAppends) {
   std::atomic<int> done{0};
   std::thread appender([&] {
     for (int i = 0; i < kAppends; ++i) {
-      if (!backplane_->Append("s1", Doc(1)).ok()) ADD_FAILURE();
+      if (!AppendNow(*backplane_, "s1", Doc(1)).ok()) ADD_FAILURE();
       done.store(i + 1);
     }
   });
@@ -286,52 +270,11 @@ TEST_F(MemoryBackplaneTest, EndPurgesThePreviewBytes) {
   {
     auto doc = Doc(1000);
     weak = doc;
-    ASSERT_TRUE(backplane_->Append("s1", std::move(doc)).ok());
+    ASSERT_TRUE(AppendNow(*backplane_, "s1", std::move(doc)).ok());
   }
   EXPECT_FALSE(weak.expired());
   ASSERT_TRUE(backplane_->End("s1", "ended").ok());
   EXPECT_TRUE(weak.expired());  // nothing in the backplane holds it any more
-}
-
-TEST_F(MemoryBackplaneTest, EndedSessionIsFailedPrecondition) {
-  MustStart();
-  MustAppend();
-  ASSERT_TRUE(backplane_->End("s1", "ended").ok());
-  Recorder r;
-  EXPECT_EQ(backplane_->End("s1", "ended").status().code(),
-            absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(backplane_->Append("s1", Doc()).status().code(),
-            absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(backplane_->Subscribe("s1", 0, &r).status().code(),
-            absl::StatusCode::kFailedPrecondition);
-}
-
-TEST_F(MemoryBackplaneTest, UnknownSessionIsNotFound) {
-  Recorder r;
-  EXPECT_EQ(backplane_->Get("nope").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(backplane_->End("nope", "ended").status().code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_EQ(backplane_->Append("nope", Doc()).status().code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_EQ(backplane_->Subscribe("nope", 0, &r).status().code(),
-            absl::StatusCode::kNotFound);
-}
-
-TEST_F(MemoryBackplaneTest, RestartAfterEndIsANewSession) {
-  const SessionInfo first = MustStart();
-  MustAppend();
-  Recorder old_watcher;
-  Backplane::Subscribed old_sub = MustSubscribe(old_watcher, 0);
-  ASSERT_TRUE(backplane_->End("s1", "ended").ok());
-  const SessionInfo second = MustStart();
-  EXPECT_NE(second.nonce, first.nonce);
-  EXPECT_EQ(second.state, SessionState::kActive);
-  EXPECT_EQ(MustAppend()->sequence, 1u);
-  Recorder r;
-  EXPECT_TRUE(MustSubscribe(r, 0).replay.size() == 1);
-  // The old session's watcher saw its end and nothing of the new session.
-  EXPECT_THAT(old_watcher.sequences(), ElementsAre(2));
-  EXPECT_THAT(observer_.active, ElementsAre(1, 0, 1));
 }
 
 TEST_F(MemoryBackplaneTest, ExpiryDeliversExpired) {
@@ -353,117 +296,11 @@ TEST_F(MemoryBackplaneTest, ExpiryDeliversExpired) {
   absl::StatusOr<SessionInfo> info = backplane_->Get("s1");
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->state, SessionState::kExpired);
-  absl::StatusOr<EventPtr> late = backplane_->Append("s1", Doc());
+  absl::StatusOr<EventPtr> late = AppendNow(*backplane_, "s1", Doc());
   EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(late.status().message()), HasSubstr("expired"));
   EXPECT_EQ(backplane_->End("s1", "ended").status().code(),
             absl::StatusCode::kFailedPrecondition);
-}
-
-TEST_F(MemoryBackplaneTest, GetExpiresLazilyBeforeTheSweep) {
-  MustStart("s1", absl::Seconds(60));
-  Recorder r;
-  Backplane::Subscribed sub = MustSubscribe(r, 0);
-  clock_.Advance(absl::Seconds(61));
-  absl::StatusOr<SessionInfo> info = backplane_->Get("s1");
-  ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->state, SessionState::kExpired);
-  ASSERT_EQ(r.events().size(), 1u);
-  EXPECT_EQ(AsEnded(r.events()[0])->reason, "expired");
-  backplane_->ExpireDue();  // nothing more to deliver
-  EXPECT_EQ(r.events().size(), 1u);
-}
-
-TEST_F(MemoryBackplaneTest, ExpiredIdStartsAgainWithNewNonce) {
-  const SessionInfo first = MustStart("s1", absl::Seconds(60));
-  clock_.Advance(absl::Seconds(60));
-  const SessionInfo second = MustStart("s1", absl::Seconds(60));
-  EXPECT_NE(second.nonce, first.nonce);
-  EXPECT_EQ(second.expires_at, clock_.Now() + absl::Seconds(60));
-}
-
-TEST_F(MemoryBackplaneTest, EndedIdIsForgottenAfterItsTtl) {
-  MustStart("s1", absl::Seconds(60));
-  clock_.Advance(absl::Seconds(30));
-  ASSERT_TRUE(backplane_->End("s1", "ended").ok());
-  clock_.Advance(absl::Seconds(59));
-  backplane_->ExpireDue();
-  EXPECT_EQ(backplane_->Get("s1")->state, SessionState::kEnded);
-  EXPECT_EQ(backplane_->End("s1", "ended").status().code(),
-            absl::StatusCode::kFailedPrecondition);
-  clock_.Advance(absl::Seconds(1));
-  // Reads as forgotten even before the sweep...
-  EXPECT_EQ(backplane_->Get("s1").status().code(), absl::StatusCode::kNotFound);
-  backplane_->ExpireDue();
-  // ...and after it.
-  Recorder r;
-  EXPECT_EQ(backplane_->Get("s1").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(backplane_->End("s1", "ended").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(backplane_->Append("s1", Doc()).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(backplane_->Subscribe("s1", 0, &r).status().code(),
-            absl::StatusCode::kNotFound);
-  MustStart("s1", absl::Seconds(60));
-}
-
-TEST_F(MemoryBackplaneTest, ExpiredIdIsForgottenAfterItsTtl) {
-  MustStart("s1", absl::Seconds(60));
-  clock_.Advance(absl::Seconds(60));
-  backplane_->ExpireDue();
-  EXPECT_EQ(backplane_->Get("s1")->state, SessionState::kExpired);
-  clock_.Advance(absl::Seconds(60));
-  backplane_->ExpireDue();
-  EXPECT_EQ(backplane_->Get("s1").status().code(), absl::StatusCode::kNotFound);
-}
-
-TEST_F(MemoryBackplaneTest, DocumentCapIsFailedPrecondition) {
-  Rebuild(SessionCaps{.max_documents = 2});
-  MustStart();
-  MustAppend();
-  MustAppend();
-  absl::StatusOr<EventPtr> third = backplane_->Append("s1", Doc());
-  EXPECT_EQ(third.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(third.status().message(),
-            "session s1 already holds 2 documents, the most allowed");
-  EXPECT_EQ(backplane_->retained_bytes(), 200u);
-  // The refused document took no sequence number.
-  ASSERT_TRUE(backplane_->End("s1", "ended").ok());
-}
-
-TEST_F(MemoryBackplaneTest, SessionBytesCapIsFailedPrecondition) {
-  Rebuild(SessionCaps{.max_session_bytes = 250});
-  MustStart();
-  MustAppend("s1", 100);
-  MustAppend("s1", 100);
-  absl::StatusOr<EventPtr> over = backplane_->Append("s1", Doc(100));
-  EXPECT_EQ(over.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(over.status().message()), HasSubstr("s1"));
-  EXPECT_EQ(MustAppend("s1", 50)->sequence, 3u);  // exactly at the cap fits
-  EXPECT_EQ(backplane_->retained_bytes(), 250u);
-}
-
-TEST_F(MemoryBackplaneTest, GlobalBytesCapIsResourceExhausted) {
-  Rebuild(SessionCaps{.max_retained_bytes = 250});
-  MustStart("a");
-  MustStart("b");
-  MustAppend("a", 100);
-  MustAppend("b", 100);
-  absl::StatusOr<EventPtr> over = backplane_->Append("b", Doc(100));
-  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(backplane_->retained_bytes(), 200u);
-  ASSERT_TRUE(backplane_->End("a", "ended").ok());
-  EXPECT_EQ(backplane_->retained_bytes(), 100u);
-  EXPECT_EQ(MustAppend("b", 100)->sequence, 2u);  // room again
-}
-
-TEST_F(MemoryBackplaneTest, UnsubscribeStopsDelivery) {
-  MustStart();
-  Recorder r;
-  Backplane::Subscribed sub = MustSubscribe(r, 0);
-  MustAppend();
-  sub.live.reset();
-  MustAppend();
-  ASSERT_TRUE(backplane_->End("s1", "ended").ok());
-  EXPECT_THAT(r.sequences(), ElementsAre(1));
 }
 
 // Drops its own subscription from inside OnEvent (a wake that finishes the
@@ -544,14 +381,6 @@ TEST_F(MemoryBackplaneTest, AppendDoesNotWaitForAFanOutInProgress) {
   EXPECT_TRUE(late.sequences().empty());
   MustAppend();
   EXPECT_THAT(late.sequences(), ElementsAre(3));
-}
-
-TEST_F(MemoryBackplaneTest, SubscriptionMayOutliveTheBackplane) {
-  MustStart();
-  Recorder r;
-  Backplane::Subscribed sub = MustSubscribe(r, 0);
-  backplane_.reset();
-  sub.live.reset();  // no use after free (ASan)
 }
 
 TEST_F(MemoryBackplaneTest, ActiveCountFollowsStartsEndsAndExpiry) {

@@ -1,6 +1,8 @@
 #include "service/sessions/watcher.h"
 
 #include <memory>
+#include <string>
+#include <variant>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -26,6 +28,47 @@ std::vector<uint64_t> Drain(Watcher& watcher) {
   std::vector<uint64_t> out;
   while (EventPtr event = watcher.Pop()) out.push_back(event->sequence);
   return out;
+}
+
+// Issue 13: a slow watcher whose queue still holds a document's
+// DocumentShared when the document is withdrawn is sent it without previews
+// or filename, then the DocumentWithdrawn; other documents keep theirs.
+TEST(WatcherTest, AWithdrawalPurgesQueuedCopiesOfTheDocument) {
+  auto shared = [](uint64_t sequence, const std::string& id) {
+    auto document = std::make_shared<Document>();
+    document->document_id = id;
+    document->filename = id + ".jpg";
+    Preview preview;
+    preview.data = std::make_shared<const std::string>("bytes of " + id);
+    document->previews.push_back(std::move(preview));
+    auto event = std::make_shared<SessionEvent>();
+    event->sequence = sequence;
+    event->event = DocumentShared{std::move(document)};
+    return EventPtr(std::move(event));
+  };
+  Watcher watcher(8, nullptr);
+  watcher.SetReplay({shared(1, "a")});
+  watcher.OnEvent(shared(2, "b"));
+  watcher.OnEvent(shared(3, "a"));  // (a second copy, as a seam could hold)
+  auto withdrawn = std::make_shared<SessionEvent>();
+  withdrawn->sequence = 4;
+  withdrawn->event = DocumentWithdrawn{"a", Role::kAgent};
+  watcher.OnEvent(withdrawn);
+
+  std::vector<EventPtr> out;
+  while (EventPtr event = watcher.Pop()) out.push_back(event);
+  ASSERT_EQ(out.size(), 4u);
+  for (int i : {0, 2}) {
+    const Document& a = *std::get<DocumentShared>(out[i]->event).document;
+    EXPECT_EQ(a.document_id, "a");
+    EXPECT_TRUE(a.previews.empty()) << "withdrawn bytes were still sent";
+    EXPECT_TRUE(a.filename.empty());
+  }
+  EXPECT_EQ(out[0]->sequence, 1u);
+  const Document& b = *std::get<DocumentShared>(out[1]->event).document;
+  EXPECT_EQ(b.previews.size(), 1u);
+  EXPECT_EQ(b.filename, "b.jpg");
+  EXPECT_TRUE(std::holds_alternative<DocumentWithdrawn>(out[3]->event));
 }
 
 TEST(WatcherTest, ReplayThenLiveInOrder) {

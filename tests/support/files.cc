@@ -9,7 +9,7 @@
 namespace docshare::testing {
 
 std::filesystem::path CorpusPath(const std::string& relative) {
-  return std::filesystem::path(DOCSHARE_CORPUS_DIR) / relative;
+  return TestdataPath("corpus") / relative;
 }
 
 std::filesystem::path TestdataPath(const std::string& relative) {

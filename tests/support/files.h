@@ -7,7 +7,8 @@
 
 namespace docshare::testing {
 
-// ../shared/corpus/<relative>
+// testdata/corpus/<relative>: the image corpus (PngSuite, EXIF orientations,
+// sharp's fixtures), sources and licences in testdata/README.md
 std::filesystem::path CorpusPath(const std::string& relative);
 // testdata/<relative>
 std::filesystem::path TestdataPath(const std::string& relative);

@@ -1,11 +1,12 @@
 #include "tests/support/hostile.h"
 
-#include <vips/vips8>
+#include <zlib.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <stdexcept>
+#include <vips/vips8>
 
 namespace docshare::testing {
 namespace {
@@ -84,16 +85,16 @@ class BitWriter {
 // literal zero then matches of 258 at distance 1.
 std::string ZlibZeros(uint64_t n) {
   BitWriter w;
-  w.Bits(1, 1);                 // BFINAL
-  w.Bits(1, 2);                 // fixed Huffman
-  w.Code(0x30, 8);              // literal 0
+  w.Bits(1, 1);     // BFINAL
+  w.Bits(1, 2);     // fixed Huffman
+  w.Code(0x30, 8);  // literal 0
   uint64_t left = n - 1;
   for (; left >= 258; left -= 258) {
-    w.Code(0xC5, 8);            // length 258 (code 285)
-    w.Code(0, 5);               // distance 1
+    w.Code(0xC5, 8);  // length 258 (code 285)
+    w.Code(0, 5);     // distance 1
   }
   for (; left > 0; --left) w.Code(0x30, 8);
-  w.Code(0, 7);                 // end of block
+  w.Code(0, 7);  // end of block
   std::string out("\x78\x01", 2);
   out += w.Finish();
   PutBe32(out, static_cast<uint32_t>((n % 65521) << 16 | 1));  // Adler-32
@@ -147,9 +148,9 @@ void EnsureVips() {
 std::string JpegBuffer(const vips::VImage& image, bool progressive) {
   void* buf = nullptr;
   size_t len = 0;
-  image.write_to_buffer(".jpg", &buf, &len,
-                        vips::VImage::option()->set("interlace", progressive)->set(
-                            "strip", true));
+  image.write_to_buffer(
+      ".jpg", &buf, &len,
+      vips::VImage::option()->set("interlace", progressive)->set("strip", true));
   std::string out(static_cast<const char*>(buf), len);
   g_free(buf);
   return out;
@@ -157,16 +158,18 @@ std::string JpegBuffer(const vips::VImage& image, bool progressive) {
 
 vips::VImage Gradient(int width, int height) {
   EnsureVips();
-  return vips::VImage::xyz(width, height)[0].cast(VIPS_FORMAT_UCHAR).bandjoin(
-      {vips::VImage::xyz(width, height)[1].cast(VIPS_FORMAT_UCHAR),
-       (vips::VImage::black(width, height) + 128).cast(VIPS_FORMAT_UCHAR)});
+  return vips::VImage::xyz(width, height)[0]
+      .cast(VIPS_FORMAT_UCHAR)
+      .bandjoin({vips::VImage::xyz(width, height)[1].cast(VIPS_FORMAT_UCHAR),
+                 (vips::VImage::black(width, height) + 128).cast(VIPS_FORMAT_UCHAR)});
 }
 
 // Offsets of each marker's 0xFF in a JPEG's header segments and scans.
 std::vector<size_t> SosOffsets(std::string_view jpeg) {
   std::vector<size_t> out;
   for (size_t i = 0; i + 1 < jpeg.size(); ++i) {
-    if (static_cast<uint8_t>(jpeg[i]) == 0xFF && static_cast<uint8_t>(jpeg[i + 1]) == 0xDA) {
+    if (static_cast<uint8_t>(jpeg[i]) == 0xFF &&
+        static_cast<uint8_t>(jpeg[i + 1]) == 0xDA) {
       out.push_back(i);
     }
   }
@@ -189,6 +192,37 @@ std::string PngWithDimensions(uint32_t width, uint32_t height) {
 std::string InterlacedPngNearLimit(uint64_t max_pixels) {
   const auto side = static_cast<uint32_t>(std::sqrt(static_cast<double>(max_pixels)));
   return Png(side, side, /*interlaced=*/true, ZlibZeros(InterlacedRawBytes(side, side)));
+}
+
+std::string PngWithMetadataChunks(std::string_view chunk, int count,
+                                  uint64_t inflated_bytes) {
+  const std::string zeros(inflated_bytes, '\0');
+  uLongf size = compressBound(zeros.size());
+  std::string deflated(size, '\0');
+  if (compress2(reinterpret_cast<Bytef*>(deflated.data()), &size,
+                reinterpret_cast<const Bytef*>(zeros.data()), zeros.size(), 9) != Z_OK) {
+    throw std::runtime_error("compress2 failed");
+  }
+  deflated.resize(size);
+  std::string data("comment", 7);
+  data.push_back('\0');
+  if (chunk == "tEXt") {
+    data += std::string(inflated_bytes, 'x');
+  } else if (chunk == "iTXt") {
+    data += std::string(
+                "\x01\x00"
+                "en\0\0",
+                6) +
+            deflated;  // compressed, no names
+  } else {
+    data.push_back('\0');  // deflate
+    data += deflated;
+  }
+  const std::string png = PngWithDimensions(1, 1);
+  const size_t idat = png.find("IDAT") - 4;
+  std::string out = png.substr(0, idat);
+  for (int i = 0; i < count; ++i) PngChunk(out, chunk, data);
+  return out + png.substr(idat);
 }
 
 std::string GifWithDimensions(uint16_t width, uint16_t height) {
@@ -237,7 +271,8 @@ std::string SmallJpeg(int width, int height) {
 std::string JpegWithDimensions(uint16_t width, uint16_t height) {
   std::string jpeg = SmallJpeg(16, 16);
   for (size_t i = 2; i + 9 < jpeg.size(); ++i) {
-    if (static_cast<uint8_t>(jpeg[i]) == 0xFF && static_cast<uint8_t>(jpeg[i + 1]) == 0xC0) {
+    if (static_cast<uint8_t>(jpeg[i]) == 0xFF &&
+        static_cast<uint8_t>(jpeg[i + 1]) == 0xC0) {
       std::string dims;
       PutBe16(dims, height);
       PutBe16(dims, width);
@@ -272,13 +307,28 @@ std::string JpegWithMetadata(std::string_view jpeg, std::string_view marker) {
   const uint32_t desc_offset = gps_offset + gps_size;
   const uint32_t lat_offset = desc_offset + static_cast<uint32_t>(desc.size());
   PutLe16(tiff, 2);
-  PutLe16(tiff, 0x010E); PutLe16(tiff, 2); PutLe32(tiff, desc.size()); PutLe32(tiff, desc_offset);
-  PutLe16(tiff, 0x8825); PutLe16(tiff, 4); PutLe32(tiff, 1); PutLe32(tiff, gps_offset);
+  PutLe16(tiff, 0x010E);
+  PutLe16(tiff, 2);
+  PutLe32(tiff, desc.size());
+  PutLe32(tiff, desc_offset);
+  PutLe16(tiff, 0x8825);
+  PutLe16(tiff, 4);
+  PutLe32(tiff, 1);
+  PutLe32(tiff, gps_offset);
   PutLe32(tiff, 0);
   PutLe16(tiff, 3);
-  PutLe16(tiff, 0x0000); PutLe16(tiff, 1); PutLe32(tiff, 4); tiff += std::string("\x02\x02\x00\x00", 4);
-  PutLe16(tiff, 0x0001); PutLe16(tiff, 2); PutLe32(tiff, 2); tiff += std::string("N\0\0\0", 4);
-  PutLe16(tiff, 0x0002); PutLe16(tiff, 5); PutLe32(tiff, 3); PutLe32(tiff, lat_offset);
+  PutLe16(tiff, 0x0000);
+  PutLe16(tiff, 1);
+  PutLe32(tiff, 4);
+  tiff += std::string("\x02\x02\x00\x00", 4);
+  PutLe16(tiff, 0x0001);
+  PutLe16(tiff, 2);
+  PutLe32(tiff, 2);
+  tiff += std::string("N\0\0\0", 4);
+  PutLe16(tiff, 0x0002);
+  PutLe16(tiff, 5);
+  PutLe32(tiff, 3);
+  PutLe32(tiff, lat_offset);
   PutLe32(tiff, 0);
   tiff += desc;
   for (uint32_t v : {52u, 1u, 31u, 1u, 0u, 1u}) PutLe32(tiff, v);
@@ -293,10 +343,11 @@ std::string JpegWithMetadata(std::string_view jpeg, std::string_view marker) {
   std::string exif("Exif\0\0", 6);
   exif += tiff;
   std::string xmp("http://ns.adobe.com/xap/1.0/\0", 29);
-  xmp += "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF "
-         "xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">"
-         "<rdf:Description xmlns:dc=\"http://purl.org/dc/elements/1.1/\" "
-         "dc:description=\"";
+  xmp +=
+      "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF "
+      "xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">"
+      "<rdf:Description xmlns:dc=\"http://purl.org/dc/elements/1.1/\" "
+      "dc:description=\"";
   xmp += marker;
   xmp += "\"/></rdf:RDF></x:xmpmeta>";
 

@@ -20,6 +20,13 @@ std::string PngWithDimensions(uint32_t width, uint32_t height);
 // passes the header limits but still makes the decoder work.
 std::string InterlacedPngNearLimit(uint64_t max_pixels);
 
+// A valid 1x1 PNG with `count` `chunk` chunks (tEXt, zTXt, iTXt or iCCP)
+// before its IDAT, each holding `inflated_bytes` zero bytes once decoded
+// (compressed by zlib at level 9 where the chunk type is compressed). Issue
+// 12's attack: 12 zTXt chunks of 30 MB are a 358 KB file.
+std::string PngWithMetadataChunks(std::string_view chunk, int count,
+                                  uint64_t inflated_bytes);
+
 // The classic 35-byte GIF with its logical screen and its one frame set to
 // width x height. Valid for 1x1; otherwise a pixel flood in a tiny file.
 std::string GifWithDimensions(uint16_t width, uint16_t height);

@@ -7,12 +7,16 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace docshare::testing {
 
 class RedisServer {
  public:
   RedisServer();  // picks a free port and starts; check ok()
+  // With more redis-server arguments (--requirepass, --tls-port ...). PING on
+  // the plain port answering NOAUTH counts as up.
+  explicit RedisServer(std::vector<std::string> extra_args);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -32,6 +36,7 @@ class RedisServer {
   bool Ping() const;
   int port_ = 0;
   pid_t pid_ = -1;
+  std::vector<std::string> extra_args_;
 };
 
 // A loopback TCP port nothing listens on right now.

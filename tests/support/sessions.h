@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "service/common/types.h"
@@ -29,6 +30,15 @@ inline std::shared_ptr<const Document> Doc(uint64_t preview_bytes = 100,
   preview.data = std::make_shared<const std::string>(preview_bytes, 'x');
   doc->previews.push_back(std::move(preview));
   return doc;
+}
+
+// Appends to the start of `id` the store knows now: the nonce a share's
+// authorize step would have found.
+inline absl::StatusOr<EventPtr> AppendNow(Backplane& backplane, std::string_view id,
+                                          std::shared_ptr<const Document> document) {
+  absl::StatusOr<SessionInfo> info = backplane.Get(id);
+  if (!info.ok()) return info.status();
+  return backplane.Append(id, info->nonce, std::move(document));
 }
 
 // Records events (and a lost backplane) and lets a test wait for them.

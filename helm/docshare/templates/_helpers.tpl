@@ -79,6 +79,19 @@ without an exponent (1073741824, not 1.073741824e+09).
 {{- end }}
 {{- end }}
 
+{{/*
+Render workers when config.renderWorkers is empty: the container's CPU limit (else its
+request) rounded up, so a pod never starts one worker per core of a large node.
+*/}}
+{{- define "docshare.renderWorkers" -}}
+{{- $cpu := .Values.resources.limits.cpu | default .Values.resources.requests.cpu | default "" | toString }}
+{{- if hasSuffix "m" $cpu }}
+{{- max 1 (div (add (trimSuffix "m" $cpu | atoi) 999) 1000) }}
+{{- else if $cpu }}
+{{- max 1 (ceil ($cpu | float64) | int) }}
+{{- end }}
+{{- end }}
+
 {{/* The drain timeout in seconds, as the server will use it. */}}
 {{- define "docshare.drainTimeoutSeconds" -}}
 {{- $d := .Values.config.drainTimeout }}
