@@ -95,6 +95,9 @@ std::vector<Option> Options(Config& c) {
        "preview bytes one session may hold"},
       {"max-retained-bytes", &c.session_caps.max_retained_bytes,
        "preview bytes all sessions together may hold"},
+      {"replay-cache-bytes", &c.session_caps.replay_cache_bytes,
+       "bytes of decoded session logs a replica keeps for its watchers' replays (Redis; "
+       "0: none)"},
       {"preview-cache-bytes", &c.preview_cache_bytes,
        "bytes of the rendered-preview cache (by SHA-256 of the upload)"},
       {"preview-cache-scope", &c.preview_cache_scope,

@@ -73,6 +73,8 @@ struct Config {
     int max_documents = 200;
     uint64_t max_session_bytes = 536870912;
     uint64_t max_retained_bytes = 1073741824;
+    // Redis: decoded replays this replica keeps for its watchers.
+    uint64_t replay_cache_bytes = 67108864;
   };
 
   std::string grpc_address = "0.0.0.0:50051";

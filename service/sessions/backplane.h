@@ -42,6 +42,8 @@ struct SessionCaps {
   int max_documents = 200;                    // per session
   uint64_t max_session_bytes = 512ull << 20;  // previews per session
   uint64_t max_retained_bytes = 1ull << 30;   // previews in all sessions
+  // Redis: decoded replays kept for this replica's watchers (ReplayCache).
+  uint64_t replay_cache_bytes = 64ull << 20;
 };
 
 // A session as GetSession shows it.

@@ -15,6 +15,7 @@
 #include <utility>
 #include <variant>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,7 @@
 #include "service/sessions/errors.h"
 #include "service/sessions/event_codec.h"
 #include "service/sessions/lua_scripts.h"
+#include "service/sessions/replay_cache.h"
 
 namespace docshare {
 namespace {
@@ -132,6 +134,35 @@ std::string PreviewShas(const Document& document) {
 
 std::string RoleNumber(Role role) { return std::to_string(static_cast<int>(role)); }
 
+// A replay in which a document is withdrawn shows its DocumentShared without
+// previews or filename, as the log does since then: a page read before the
+// withdrawal (kept by the replay cache until the purge message arrives)
+// never hands a withdrawn document's previews out again.
+std::vector<EventPtr> ScrubWithdrawn(std::vector<EventPtr> replay) {
+  absl::flat_hash_set<std::string> withdrawn;
+  for (const EventPtr& e : replay) {
+    if (const auto* w = std::get_if<DocumentWithdrawn>(&e->event)) {
+      withdrawn.insert(w->document_id);
+    }
+  }
+  if (withdrawn.empty()) return replay;
+  for (EventPtr& e : replay) {
+    const auto* shared = std::get_if<DocumentShared>(&e->event);
+    if (shared == nullptr || shared->document == nullptr ||
+        !withdrawn.contains(shared->document->document_id) ||
+        (shared->document->previews.empty() && shared->document->filename.empty())) {
+      continue;
+    }
+    auto purged = std::make_shared<Document>(*shared->document);
+    purged->previews.clear();
+    purged->filename.clear();
+    auto event = std::make_shared<SessionEvent>(*e);
+    event->event = DocumentShared{std::move(purged)};
+    e = std::move(event);
+  }
+  return replay;
+}
+
 }  // namespace
 
 class RedisBackplane::Connection {
@@ -209,10 +240,14 @@ struct Entry {
 using redis_detail::Entry;
 
 struct RedisBackplane::Hub {
+  explicit Hub(uint64_t replay_budget) : replay(replay_budget, kReplayPage) {}
+
   std::mutex mu;
   std::multimap<std::string, std::shared_ptr<Entry>, std::less<>> entries;
   bool connected = false;  // the Pub/Sub connection is subscribed
   uint64_t epoch = 0;      // bumped on every (re)subscribe
+  // Decoded log pages of the sessions watched here, shared by their watchers.
+  ReplayCache replay;
 
   void Remove(const std::shared_ptr<Entry>& e) {
     std::lock_guard lock(mu);
@@ -220,6 +255,8 @@ struct RedisBackplane::Hub {
     for (auto it = first; it != last; ++it) {
       if (it->second == e) {
         entries.erase(it);
+        // Its last watcher here gone: nobody here replays the session soon.
+        if (!entries.contains(e->id)) replay.Forget(e->id);
         return;
       }
     }
@@ -272,7 +309,7 @@ RedisBackplane::RedisBackplane(RedisAddress address, const Clock& clock, Session
       clock_(clock),
       caps_(caps),
       observer_(observer),
-      hub_(std::make_shared<Hub>()),
+      hub_(std::make_shared<Hub>(caps.replay_cache_bytes)),
       replica_(RandomToken(9)) {
   if (pipe2(wake_, O_CLOEXEC) != 0) std::abort();  // out of descriptors at start-up
   pubsub_ = std::thread([this] { PubSubLoop(); });
@@ -415,6 +452,7 @@ absl::StatusOr<uint32_t> RedisBackplane::End(std::string_view id,
   if (r.code() == "NOT_FOUND") return SessionNotFound(id);
   if (r.code() == "STATE" && r.items.size() == 2) return NotActive(id, r.items[1]);
   if (r.code() != "OK" || r.items.size() != 4) return Unexpected("redis: bad End reply");
+  hub_->replay.Forget(id);
   observer_.RetainedPreviewBytes(ToI64(r.items[2]));
   observer_.SessionsActive(ToI64(r.items[3]));
   return static_cast<uint32_t>(ToU64(r.items[1]));
@@ -481,6 +519,7 @@ absl::StatusOr<EventPtr> RedisBackplane::Withdraw(std::string_view id,
   if (code == "LOST")
     return Unexpected("redis: a shared document's log entry is missing");
   if (code != "OK" || r.items.size() != 3) return Unexpected("redis: bad Withdraw reply");
+  hub_->replay.Forget(id);  // its DocumentShared was rewritten without previews
   observer_.RetainedPreviewBytes(ToI64(r.items[2]));
   auto event = std::make_shared<SessionEvent>();
   event->sequence = ToU64(r.items[1]);
@@ -660,26 +699,43 @@ absl::StatusOr<Backplane::Subscribed> RedisBackplane::Subscribe(std::string_view
   if (code == "RANGE" && r->items.size() == 2) {
     return fail(AfterSequenceBeyondEnd(id, after_sequence, ToU64(r->items[1])));
   }
-  if (code != "OK" || r->items.size() < 3 || r->items.size() % 2 != 1) {
+  if (code != "OK" || r->items.size() != 3) {
     return fail(Unexpected("redis: bad Subscribe reply"));
   }
+  const std::string& nonce = r->items[1];
+  const uint64_t last = ToU64(r->items[2]);
   Subscribed subscribed;
-  for (size_t i = 3; i + 1 < r->items.size(); i += 2) {
-    absl::StatusOr<EventPtr> event =
-        DecodeWithSequence(r->items[i + 1], SequenceOfId(r->items[i]));
-    if (!event.ok()) {
-      observer_.SessionAnomaly("undecodable_entry",
-                               std::string(event.status().message()));
-      return fail(event.status());
+  if (after_sequence < last) {
+    // Through the replay cache: pages read and decoded once for all of this
+    // replica's watchers of the session.
+    absl::StatusOr<std::vector<EventPtr>> replay =
+        CachedFetchFunction()(entry->id, nonce, after_sequence + 1, last);
+    if (!replay.ok()) return fail(replay.status());
+    if (replay->size() != last - after_sequence) {
+      // The log went between the script and the read: the session ended
+      // (or expired) meanwhile. Anything else is a log with holes.
+      absl::StatusOr<SessionInfo> now_info = Get(id);
+      if (now_info.ok() && now_info->state != SessionState::kActive) {
+        return fail(SessionNotActive(id, now_info->state));
+      }
+      if (!now_info.ok() && !absl::IsNotFound(now_info.status())) {
+        return fail(now_info.status());
+      }
+      if (now_info.ok() && now_info->nonce != nonce) {
+        return fail(SessionNotActive(id, SessionState::kEnded));
+      }
+      return fail(Unexpected(absl::StrCat(
+          "redis: the log of session ", entry->id, " has ", replay->size(), " of its ",
+          last - after_sequence, " entries after ", after_sequence)));
     }
-    subscribed.replay.push_back(*std::move(event));
+    subscribed.replay = ScrubWithdrawn(*std::move(replay));
   }
   {
     std::lock_guard lock(entry->mu);
-    entry->nonce = r->items[1];
-    entry->next = ToU64(r->items[2]) + 1;
+    entry->nonce = nonce;
+    entry->next = last + 1;
     entry->ready = true;
-    Delivery delivery(FetchFunction());
+    Delivery delivery(CachedFetchFunction());
     for (auto& [nonce, event] : std::exchange(entry->early, {})) {
       delivery.Offer(*entry, nonce, event);
     }
@@ -710,6 +766,15 @@ absl::StatusOr<std::shared_ptr<const Document>> RedisBackplane::ReadDocument(
   const auto* shared = std::get_if<DocumentShared>(&events[0]->event);
   if (shared == nullptr) return NoSuchDocument(id, sequence);
   return shared->document;
+}
+
+RedisBackplane::Fetch RedisBackplane::CachedFetchFunction() {
+  return [this, raw = FetchFunction()](const std::string& id, const std::string& nonce,
+                                       uint64_t from, uint64_t to) {
+    return hub_->replay.Read(id, nonce, from, to, [&](uint64_t a, uint64_t b) {
+      return raw(id, nonce, a, b);
+    });
+  };
 }
 
 RedisBackplane::Fetch RedisBackplane::FetchFunction() {
@@ -798,13 +863,15 @@ void RedisBackplane::PubSubLoop() {
       hub_->connected = up;
       if (up) ++hub_->epoch;
     }
+    // A withdrawal's purge message may have been missed meanwhile.
+    hub_->replay.Clear();
     {
       std::lock_guard lock(stop_mu_);
       subscribed_.store(up);
     }
     stop_cv_.notify_all();
   };
-  const Fetch fetch = FetchFunction();
+  const Fetch fetch = CachedFetchFunction();
   Delivery delivery(fetch);
   std::chrono::milliseconds backoff(50);
   bool was_connected = false;
@@ -879,6 +946,8 @@ void RedisBackplane::PubSubLoop() {
         std::string_view channel(reply->element[2]->str, reply->element[2]->len);
         std::string_view payload(reply->element[3]->str, reply->element[3]->len);
         if (channel.substr(0, sizeof(kPurgePrefix) - 1) == kPurgePrefix) {
+          // A withdrawal (on any replica) rewrote a DocumentShared of the log.
+          hub_->replay.Forget(channel.substr(sizeof(kPurgePrefix) - 1));
           const std::vector<std::string> sha256 = absl::StrSplit(
               absl::string_view(payload.data(), payload.size()), ' ', absl::SkipEmpty());
           NotifyPurge(sha256);
@@ -925,6 +994,8 @@ void RedisBackplane::PubSubLoop() {
           delivery.Offer(*e, nonce, *event);
           if (e->done) hub_->Remove(e);
         }
+        if (std::holds_alternative<SessionEnded>((*event)->event))
+          hub_->replay.Forget(id);
         continue;
       }
       const auto now = Clock::now();

@@ -97,6 +97,8 @@ class RedisBackplane final : public Backplane {
   absl::Status Unexpected(std::string_view what);
   // XRANGE of a session's log, sequences from..to (to = max: the end).
   Fetch FetchFunction();
+  // The same through the replay cache (hub_->replay).
+  Fetch CachedFetchFunction();
   void PubSubLoop();
   void ReportWatchers(absl::Time now) ABSL_LOCKS_EXCLUDED(report_mu_);
 

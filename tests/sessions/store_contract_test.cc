@@ -469,6 +469,53 @@ TYPED_TEST(StoreContractTest, WithdrawReachesEveryWatcherAndPurgesTheReplay) {
   EXPECT_THAT(SharedIn(resumed[0]).previews, IsEmpty());
 }
 
+// Issue 11: a replica decodes a session's log once for all of its watchers
+// (Redis: the replay cache), so 200 watchers catching up hold one copy of the
+// previews, not 200.
+TYPED_TEST(StoreContractTest, ReplaysOnOneReplicaShareTheirEvents) {
+  this->MustStart();
+  for (int i = 0; i < 10; ++i) this->MustShare(absl::StrCat("d", i));
+  Recorder first, second, resumed;
+  auto one = this->MustSubscribe(this->b(), first);
+  auto two = this->MustSubscribe(this->b(), second);
+  auto three = this->MustSubscribe(this->b(), resumed, 4);
+  ASSERT_EQ(one.replay.size(), 10u);
+  ASSERT_EQ(two.replay.size(), 10u);
+  ASSERT_EQ(three.replay.size(), 6u);
+  for (size_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(one.replay[i], two.replay[i]) << "event " << i + 1 << " decoded twice";
+    if (i >= 4) EXPECT_EQ(one.replay[i], three.replay[i - 4]);
+  }
+  EXPECT_EQ(*SharedIn(two.replay[9]).previews[0].data, std::string(100, 'x'));
+}
+
+// A watcher that replayed a document before its withdrawal (the page is
+// cached on its replica) does not make a later replay show the previews: the
+// withdrawal, from either replica, reaches every replica's cached log.
+TYPED_TEST(StoreContractTest, AReplayAfterAWithdrawalHasNoPreviewsThoughReplayedBefore) {
+  this->MustStart();
+  this->MustShare("d1");
+  this->MustShare("d2");
+  Recorder early;
+  auto before = this->MustSubscribe(this->b(), early);  // stays: b keeps the pages
+  ASSERT_EQ(before.replay.size(), 2u);
+  ASSERT_EQ(SharedIn(before.replay[0]).previews.size(), 2u);
+  absl::StatusOr<EventPtr> w = this->a().Withdraw("s1", "d1", Role::kAgent);
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_TRUE(early.WaitFor(1));
+  // The purge message may or may not have reached b yet: either way.
+  for (uint64_t after : {0u, 0u}) {
+    Recorder late;
+    auto replay = this->MustSubscribe(this->b(), late, after).replay;
+    ASSERT_EQ(replay.size(), 3u);
+    EXPECT_THAT(SharedIn(replay[0]).previews, IsEmpty());
+    EXPECT_EQ(SharedIn(replay[0]).filename, "");
+    EXPECT_EQ(SharedIn(replay[1]).previews.size(), 2u);
+  }
+  // And a watcher that has not seen the withdrawal event yet gets it live.
+  EXPECT_TRUE(std::holds_alternative<DocumentWithdrawn>(early.events()[0]->event));
+}
+
 TYPED_TEST(StoreContractTest, WithdrawTwiceIsOkWithOneEvent) {
   this->MustStart();
   this->MustShare("d1");
