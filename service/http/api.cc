@@ -251,11 +251,17 @@ HttpApi::Admission HttpApi::Admit(const HttpRequest& request) const {
     return admission;
   }
   if (route->needs_token) {
-    if (absl::StatusOr<Caller> caller =
-            CallerOf(request, deps_.tokens, deps_.admin_token);
-        !caller.ok()) {
+    absl::StatusOr<Caller> caller = CallerOf(request, deps_.tokens, deps_.admin_token);
+    if (!caller.ok()) {
       admission.answer = ErrorResponse(caller.status());
       return admission;
+    }
+    // Before the body is read, as CheckFile's limit comes before its bytes.
+    if (route->id == RouteId::kCheck && deps_.allow_check) {
+      if (absl::Status allowed = deps_.allow_check(*caller); !allowed.ok()) {
+        admission.answer = ErrorResponse(CallerLimit(std::move(allowed)));
+        return admission;
+      }
     }
   }
   if (route->id == RouteId::kAcknowledge) {

@@ -2,6 +2,7 @@
 #define DOCSHARE_HTTP_API_H_
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +36,9 @@ class HttpApi {
     UploadRoute* uploads = nullptr;
     LifecycleRoutes* lifecycle = nullptr;
     bool demo = false;  // --demo: web/demo.html at /demo
+    // POST /v1/check's per-token rate (--token-check-file-rate, as CheckFile):
+    // an error is answered 429 with Retry-After. Empty: no limit.
+    std::function<absl::Status(const Caller&)> allow_check;
   };
 
   // What to do after the headers: answer now, or read up to `body_limit`

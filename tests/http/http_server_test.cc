@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -94,7 +95,23 @@ class HttpServerTest : public ::testing::Test {
   TokenService tokens_{"http-test-secret", clock_};
   prometheus::Registry registry_;
   HttpMetrics metrics_{registry_};
-  HttpApi api_{HttpApi::Deps{tokens_, kAdminToken, {kAllowedOrigin}, metrics_}};
+  // What /v1/check's per-token rate answers (empty: allowed); set by a test.
+  std::function<absl::Status(const Caller&)> check_limit_;
+  int check_limit_calls_ = 0;
+  HttpApi api_{HttpApi::Deps{tokens_,
+                             kAdminToken,
+                             {kAllowedOrigin},
+                             metrics_,
+                             nullptr,
+                             nullptr,
+                             nullptr,
+                             nullptr,
+                             false,
+                             [this](const Caller& caller) {
+                               ++check_limit_calls_;
+                               return check_limit_ ? check_limit_(caller)
+                                                   : absl::OkStatus();
+                             }}};
   std::unique_ptr<HttpServer> server_;
 };
 
@@ -134,6 +151,37 @@ TEST_F(HttpServerTest, ParticipantTokenInTheQueryIsAccepted) {
   const Reply reply = Check(Jpeg(), {}, "?filename=a.jpg&access_token=" + token);
   ASSERT_EQ(reply.status, 200) << reply.body;
   EXPECT_TRUE(ParseCheck(reply.body).supported());
+}
+
+// Issue 12: POST /v1/check has CheckFile's per-token rate
+// (--token-check-file-rate); over it, 429 with Retry-After before the body is
+// read, and other tokens are not held back.
+TEST_F(HttpServerTest, CheckOverTheTokensRateIs429) {
+  const std::string agent =
+      tokens_.Mint({"s-1", Role::kAgent, "bm9uY2U", clock_.Now() + absl::Hours(1)});
+  const std::string consumer =
+      tokens_.Mint({"s-1", Role::kConsumer, "bm9uY2U", clock_.Now() + absl::Hours(1)});
+  int agent_calls = 0;
+  check_limit_ = [&](const Caller& caller) {
+    if (caller.claims.role != Role::kAgent || ++agent_calls <= 2) return absl::OkStatus();
+    return absl::ResourceExhaustedError(
+        "this token calls CheckFile more than --token-check-file-rate=2 times a second");
+  };
+  for (int i = 0; i < 2; ++i) {
+    const Reply ok = Check(Jpeg(), {"Authorization: Bearer " + agent});
+    ASSERT_EQ(ok.status, 200) << i << ok.body;
+  }
+  const Reply limited = Check(Jpeg(), {"Authorization: Bearer " + agent});
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_EQ(limited.Header("retry-after"), "1");
+  EXPECT_THAT(limited.body, HasSubstr(R"("code":"RESOURCE_EXHAUSTED")"));
+  EXPECT_THAT(limited.body, HasSubstr("--token-check-file-rate"));
+  EXPECT_EQ(Check(Jpeg(), {"Authorization: Bearer " + consumer}).status, 200);
+  EXPECT_EQ(Requests("check", "429", 1), 1);
+  // A request without a valid token is refused before the rate is consulted.
+  const int before = check_limit_calls_;
+  EXPECT_EQ(Check(Jpeg(), {}).status, 401);
+  EXPECT_EQ(check_limit_calls_, before);
 }
 
 TEST_F(HttpServerTest, MissingOrForgedTokenIs401) {
