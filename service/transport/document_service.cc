@@ -1,3 +1,4 @@
+#include <condition_variable>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -66,6 +67,8 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
     TakeOver(this);
     if (finished()) return;
     if (!ok) return EndOfStream();
+    if (!begun_ && request_.has_header() && deps_.calls != nullptr)
+      return BeginOffThread();
     absl::Status status = Consume();
     if (!status.ok()) {
       share_.reset();  // reports the verdict (metrics, log) before the client hears it
@@ -79,6 +82,10 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
   // shutdown deadline cuts them off.
   void OnDone() override {
     TakeOver(this);
+    {  // the header's Begin may still be returning on the call pool
+      std::unique_lock lock(mu_);
+      begin_cv_.wait(lock, [this] { return !in_begin_; });
+    }
     if (guard_) {
       std::lock_guard lock(guard_->mu);
       guard_->reactor = nullptr;
@@ -90,6 +97,42 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
   }
 
  private:
+  // The header authorizes the share against the store (a Redis round trip
+  // with --backplane=redis): on deps.calls, never on this callback thread.
+  // The next read starts when it is done. A deadline or drain meanwhile may
+  // finish the call; OnDone then waits for the pool to return.
+  void BeginOffThread() {
+    begun_ = true;
+    {
+      std::lock_guard lock(mu_);
+      in_begin_ = true;
+    }
+    const v1::ShareHeader h = request_.header();
+    auto begin = [this, h] {
+      absl::Status status = share_->Begin(
+          caller_,
+          {h.session_id(), h.filename(), h.declared_mime_type(), h.size_bytes()});
+      if (!status.ok()) {
+        share_.reset();  // reports the verdict before the client hears it
+        FinishOnce(ToGrpcStatus(status, context_));
+      } else if (!finished()) {
+        HandOff(this);
+        StartRead(&request_);
+      }
+      std::lock_guard lock(mu_);  // the last use of `this` here
+      in_begin_ = false;
+      begin_cv_.notify_all();
+    };
+    if (!deps_.calls->Submit(begin)) {
+      {
+        std::lock_guard lock(mu_);
+        in_begin_ = false;
+      }
+      share_.reset();
+      FinishOnce(ToGrpcStatus(CallPool::FullError()));
+    }
+  }
+
   absl::Status Consume() {
     if (!begun_) {
       if (!request_.has_header()) {
@@ -173,6 +216,8 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
   grpc::Alarm deadline_;
   std::mutex mu_;
   bool finished_ = false;
+  bool in_begin_ = false;  // guarded by mu_: Begin runs on deps.calls
+  std::condition_variable begin_cv_;
   bool uploaded_ = false;
 };
 
