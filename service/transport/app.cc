@@ -27,7 +27,8 @@ std::unique_ptr<Backplane> BackplaneOf(const Config& c, const Clock& clock,
                                        Observer& observer) {
   const SessionCaps caps{.max_documents = c.session_caps.max_documents,
                          .max_session_bytes = c.session_caps.max_session_bytes,
-                         .max_retained_bytes = c.session_caps.max_retained_bytes};
+                         .max_retained_bytes = c.session_caps.max_retained_bytes,
+                         .replay_cache_bytes = c.session_caps.replay_cache_bytes};
   struct Visitor {
     const Config& c;
     const Clock& clock;
@@ -238,7 +239,10 @@ App::App(Config config, const Clock& clock, Observer& observer, Logger& log,
                       .events = events_.get(),
                       .uploads = uploads_.get(),
                       .lifecycle = lifecycle_.get(),
-                      .demo = config_.demo});
+                      .demo = config_.demo,
+                      .allow_check = [this](const Caller& caller) {
+                        return admission_->AllowCheckFile(TokenKey(caller));
+                      }});
   }
   reflection_v1_ = std::make_unique<ReflectionV1Service>(std::vector<std::string>{
       kSessionService, kDocumentService, "grpc.health.v1.Health",
