@@ -37,6 +37,8 @@ constexpr size_t kUploadChunk = 64 * 1024;
 constexpr size_t kLingerBytes = 256 * 1024;
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::string_view kHeartbeat = ": heartbeat\n\n";
+// How long stopping the server waits for routes to release their exchanges.
+constexpr absl::Duration kExchangeReleaseBound = absl::Seconds(10);
 
 struct Endpoint {
   bool wildcard = false;  // every address, IPv4 and IPv6
@@ -197,8 +199,31 @@ class HttpServer::Impl {
   }
 
   void Stop() {
+    // A route may still hold an exchange (an offload thread finishing a
+    // store call): its release posts to this loop, so the loop runs until
+    // every exchange is gone (bounded; past the bound it is counted).
+    {
+      absl::MutexLock lock(&mu_);
+      const bool released =
+          mu_.AwaitWithTimeout(absl::Condition(
+                                   +[](Impl* impl) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                                        impl->mu_) { return impl->exchanges_ == 0; },
+                                   this),
+                               kExchangeReleaseBound);
+      if (!released) api_.observer().Anomaly("exchange_outlived_server");
+    }
     ioc_.stop();
     if (thread_.joinable()) thread_.join();
+  }
+
+  // Exchanges handed to routes and not yet released (Stop waits for them).
+  void ExchangeMade() {
+    absl::MutexLock lock(&mu_);
+    ++exchanges_;
+  }
+  void ExchangeReleased() {
+    absl::MutexLock lock(&mu_);  // the last use of the server by an exchange
+    --exchanges_;
   }
 
   int in_flight() const {
@@ -271,6 +296,7 @@ class HttpServer::Impl {
   mutable absl::Mutex mu_;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   int streaming_ ABSL_GUARDED_BY(mu_) = 0;
+  int exchanges_ ABSL_GUARDED_BY(mu_) = 0;
   // Touched on the loop thread only.
   absl::flat_hash_set<StreamControl*> streams_;
   std::atomic<bool> draining_ = false;
@@ -380,10 +406,13 @@ class HttpServer::Impl::Connection
   class Exchange final : public HttpExchange {
    public:
     explicit Exchange(std::shared_ptr<Connection> connection)
-        : connection_(std::move(connection)) {}
+        : connection_(std::move(connection)) {
+      connection_->server_.ExchangeMade();
+    }
     ~Exchange() override {
+      Impl& server = connection_->server_;
       if (!used_) {  // a route's bug: counted, and the client still gets an answer
-        connection_->server_.api().observer().Anomaly("route_gave_no_answer");
+        server.api().observer().Anomaly("route_gave_no_answer");
         Answer(ErrorResponse(absl::InternalError("the route gave no answer")));
       }
       // A route lets go of its exchange on any thread (an offload worker);
@@ -391,6 +420,7 @@ class HttpServer::Impl::Connection
       // destructor may touch the server's stream set.
       auto loop = connection_->stream_.get_executor();
       asio::post(loop, [c = std::move(connection_)] {});
+      server.ExchangeReleased();  // after this the server may be gone
     }
     void Answer(HttpResponse response) override {
       if (used_.exchange(true)) return;

@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "docshare/v1/docshare.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
@@ -506,6 +507,40 @@ TEST_P(SessionRoutesTest, WatcherCapIs429) {
                       {"Authorization: Bearer " + TokenOf(info)});
   EXPECT_EQ(reply.status, 429);
   EXPECT_EQ(reply.Header("retry-after"), "1");
+}
+
+// A route may still hold its exchange on an offload thread when the server
+// is destroyed (the app stopping, a test's TearDown): the exchange's release
+// posts to the server's loop, so the server goes only after it (ASan caught a
+// use after free of the loop here).
+TEST_P(SessionRoutesTest, TheServerGoesOnlyAfterTheRoutesReleaseTheirExchanges) {
+  absl::Notification entered, release;
+  Serve(64,
+        [&](const std::string&, const Caller&) -> absl::StatusOr<std::shared_ptr<void>> {
+          entered.Notify();
+          release.WaitForNotification();
+          return absl::ResourceExhaustedError("this session has its most watch streams");
+        });
+  const SessionInfo info = StartSession("s1");
+  const int fd = OpenEvents("s1", TokenOf(info));
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  std::atomic<bool> released{false};
+  std::atomic<bool> gone_before_release{false};
+  absl::Notification stopped;
+  std::thread stopper([&] {
+    server_.reset();
+    gone_before_release.store(!released.load());
+    stopped.Notify();
+  });
+  // Time for a server that does not wait to be gone (this one waits).
+  (void)stopped.WaitForNotificationWithTimeout(absl::Seconds(2));
+  released.store(true);
+  release.Notify();
+  stopper.join();
+  close(fd);
+  EXPECT_FALSE(gone_before_release.load())
+      << "the server was destroyed while a route still held an exchange";
 }
 
 TEST_P(SessionRoutesTest, DrainEndsStreamsAndTheGaugeFollows) {
