@@ -26,6 +26,7 @@
 #include "service/sessions/event_codec.h"
 #include "service/sessions/lua_scripts.h"
 #include "service/sessions/replay_cache.h"
+#include "service/sessions/watcher.h"
 
 namespace docshare {
 namespace {
@@ -148,17 +149,10 @@ std::vector<EventPtr> ScrubWithdrawn(std::vector<EventPtr> replay) {
   if (withdrawn.empty()) return replay;
   for (EventPtr& e : replay) {
     const auto* shared = std::get_if<DocumentShared>(&e->event);
-    if (shared == nullptr || shared->document == nullptr ||
-        !withdrawn.contains(shared->document->document_id) ||
-        (shared->document->previews.empty() && shared->document->filename.empty())) {
-      continue;
+    if (shared != nullptr && shared->document != nullptr &&
+        withdrawn.contains(shared->document->document_id)) {
+      e = WithoutPreviews(*e);
     }
-    auto purged = std::make_shared<Document>(*shared->document);
-    purged->previews.clear();
-    purged->filename.clear();
-    auto event = std::make_shared<SessionEvent>(*e);
-    event->event = DocumentShared{std::move(purged)};
-    e = std::move(event);
   }
   return replay;
 }
@@ -704,12 +698,13 @@ absl::StatusOr<Backplane::Subscribed> RedisBackplane::Subscribe(std::string_view
   }
   const std::string& nonce = r->items[1];
   const uint64_t last = ToU64(r->items[2]);
+  // Through the replay cache: pages read and decoded once for all of this
+  // replica's watchers of the session.
+  const Fetch fetch = CachedFetchFunction();
   Subscribed subscribed;
   if (after_sequence < last) {
-    // Through the replay cache: pages read and decoded once for all of this
-    // replica's watchers of the session.
     absl::StatusOr<std::vector<EventPtr>> replay =
-        CachedFetchFunction()(entry->id, nonce, after_sequence + 1, last);
+        fetch(entry->id, nonce, after_sequence + 1, last);
     if (!replay.ok()) return fail(replay.status());
     if (replay->size() != last - after_sequence) {
       // The log went between the script and the read: the session ended
@@ -735,7 +730,7 @@ absl::StatusOr<Backplane::Subscribed> RedisBackplane::Subscribe(std::string_view
     entry->nonce = nonce;
     entry->next = last + 1;
     entry->ready = true;
-    Delivery delivery(CachedFetchFunction());
+    Delivery delivery(fetch);
     for (auto& [nonce, event] : std::exchange(entry->early, {})) {
       delivery.Offer(*entry, nonce, event);
     }
@@ -994,8 +989,6 @@ void RedisBackplane::PubSubLoop() {
           delivery.Offer(*e, nonce, *event);
           if (e->done) hub_->Remove(e);
         }
-        if (std::holds_alternative<SessionEnded>((*event)->event))
-          hub_->replay.Forget(id);
         continue;
       }
       const auto now = Clock::now();

@@ -1,7 +1,6 @@
 #include "service/sessions/replay_cache.h"
 
 #include <algorithm>
-#include <limits>
 #include <utility>
 #include <variant>
 
@@ -108,76 +107,74 @@ absl::StatusOr<std::vector<EventPtr>> ReplayCache::Read(const std::string& id,
   std::vector<EventPtr> out;
   for (uint64_t seq = from; seq <= to;) {
     const uint64_t first = (seq - 1) / page_ * page_ + 1;
-    const uint64_t last = first + (page_ - 1);
-    const uint64_t want = std::min(to, last);
-    std::shared_ptr<absl::Mutex> fill;
-    uint64_t incarnation;
-    {
-      absl::MutexLock lock(&mu_);
-      if (Lookup(id, nonce, first, seq, want, out)) {
-        if (want == std::numeric_limits<uint64_t>::max()) break;
-        seq = want + 1;
-        continue;
-      }
-      Log& log = LogOf(id, nonce);
-      fill = log.fill;
-      incarnation = log.incarnation;
-    }
-    // One fetch of the page at a time: who waited here finds it cached.
-    absl::MutexLock filling(fill.get());
-    std::vector<EventPtr> page;  // what is cached of the page, then the fetch
-    {
-      absl::MutexLock lock(&mu_);
-      if (Lookup(id, nonce, first, seq, want, out)) {
-        if (want == std::numeric_limits<uint64_t>::max()) break;
-        seq = want + 1;
-        continue;
-      }
-      auto it = logs_.find(id);
-      if (it != logs_.end() && it->second.incarnation == incarnation) {
-        auto cached = it->second.pages.find(first);
-        if (cached != it->second.pages.end()) page = cached->second;
-      }
-      ++fetches_;
-    }
-    // A partial last page grows from where it ends.
-    const uint64_t fetch_from = page.empty() ? first : page.back()->sequence + 1;
-    ASSIGN_OR_RETURN(std::vector<EventPtr> fetched, fetch(fetch_from, last));
-    bool contiguous = true;
-    for (size_t i = 0; i < fetched.size(); ++i) {
-      contiguous = contiguous && fetched[i] && fetched[i]->sequence == fetch_from + i;
-    }
-    if (!contiguous) {
-      // Not a log this cache understands (a gap): served, never kept.
-      AppendRange(fetched, seq, want, out);
-      return out;
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = logs_.find(id);
-      if (!fetched.empty() && it != logs_.end() &&
-          it->second.incarnation == incarnation) {  // not forgotten meanwhile
-        Log& log = it->second;
-        std::vector<EventPtr>& kept = log.pages[first];
-        if (kept.size() == page.size()) {
-          for (const EventPtr& e : fetched) {
-            const uint64_t cost = CostOf(*e);
-            log.cost += cost;
-            bytes_ += cost;
-            kept.push_back(e);
-          }
-          lru_.splice(lru_.begin(), lru_, log.lru);
-          Evict();
-        }
-      }
-    }
-    page.insert(page.end(), fetched.begin(), fetched.end());
-    AppendRange(page, seq, want, out);
-    if (page.empty() || page.back()->sequence < want) break;  // the log ends here
-    if (want == std::numeric_limits<uint64_t>::max()) break;
+    const uint64_t want = std::min(to, first + (page_ - 1));
+    ASSIGN_OR_RETURN(const bool whole, ReadPage(id, nonce, first, seq, want, fetch, out));
+    if (!whole || want == to) break;  // the log ends in this page, or the range does
     seq = want + 1;
   }
   return out;
+}
+
+absl::StatusOr<bool> ReplayCache::ReadPage(const std::string& id,
+                                           const std::string& nonce, uint64_t first,
+                                           uint64_t from, uint64_t to, const Fetch& fetch,
+                                           std::vector<EventPtr>& out) {
+  std::shared_ptr<absl::Mutex> fill;
+  uint64_t incarnation;
+  {
+    absl::MutexLock lock(&mu_);
+    if (Lookup(id, nonce, first, from, to, out)) return true;
+    Log& log = LogOf(id, nonce);
+    fill = log.fill;
+    incarnation = log.incarnation;
+  }
+  // One fetch of the page at a time: who waited here finds it cached.
+  absl::MutexLock filling(fill.get());
+  std::vector<EventPtr> page;  // what is cached of the page, then the fetch
+  {
+    absl::MutexLock lock(&mu_);
+    if (Lookup(id, nonce, first, from, to, out)) return true;
+    auto it = logs_.find(id);
+    if (it != logs_.end() && it->second.incarnation == incarnation) {
+      auto cached = it->second.pages.find(first);
+      if (cached != it->second.pages.end()) page = cached->second;
+    }
+    ++fetches_;
+  }
+  // A partial last page grows from where it ends.
+  const uint64_t fetch_from = page.empty() ? first : page.back()->sequence + 1;
+  ASSIGN_OR_RETURN(std::vector<EventPtr> fetched, fetch(fetch_from, first + (page_ - 1)));
+  bool contiguous = true;
+  for (size_t i = 0; i < fetched.size(); ++i) {
+    contiguous = contiguous && fetched[i] && fetched[i]->sequence == fetch_from + i;
+  }
+  if (!contiguous) {
+    // Not a log this cache understands (a gap): served, never kept.
+    AppendRange(fetched, from, to, out);
+    return false;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = logs_.find(id);
+    if (!fetched.empty() && it != logs_.end() &&
+        it->second.incarnation == incarnation) {  // not forgotten meanwhile
+      Log& log = it->second;
+      std::vector<EventPtr>& kept = log.pages[first];
+      if (kept.size() == page.size()) {
+        for (const EventPtr& e : fetched) {
+          const uint64_t cost = CostOf(*e);
+          log.cost += cost;
+          bytes_ += cost;
+          kept.push_back(e);
+        }
+        lru_.splice(lru_.begin(), lru_, log.lru);
+        Evict();
+      }
+    }
+  }
+  page.insert(page.end(), fetched.begin(), fetched.end());
+  AppendRange(page, from, to, out);
+  return !page.empty() && page.back()->sequence >= to;
 }
 
 }  // namespace docshare

@@ -81,6 +81,13 @@ class ReplayCache {
   bool Lookup(const std::string& id, const std::string& nonce, uint64_t first,
               uint64_t from, uint64_t to, std::vector<EventPtr>& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The events from..to of the page starting at `first` (to at most its
+  // end) appended to `out`, from the cache or fetched and kept; false when
+  // the log ends before `to`.
+  absl::StatusOr<bool> ReadPage(const std::string& id, const std::string& nonce,
+                                uint64_t first, uint64_t from, uint64_t to,
+                                const Fetch& fetch, std::vector<EventPtr>& out)
+      ABSL_LOCKS_EXCLUDED(mu_);
   Log& LogOf(const std::string& id, const std::string& nonce)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Erase(absl::flat_hash_map<std::string, Log>::iterator it)

@@ -24,6 +24,10 @@ absl::Status AdmitShare(const ServiceDeps& deps, const Caller& caller) {
   return deps.admission->AllowShare(TokenKey(caller));
 }
 
+ShareRequest RequestOf(const v1::ShareHeader& h) {
+  return {h.session_id(), h.filename(), h.declared_mime_type(), h.size_bytes()};
+}
+
 // One ShareDocument stream: the header, then chunks, each handed to the
 // pipeline as it arrives; the verdict comes back from the render pool.
 class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentRequest> {
@@ -107,11 +111,8 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
       std::lock_guard lock(mu_);
       in_begin_ = true;
     }
-    const v1::ShareHeader h = request_.header();
-    auto begin = [this, h] {
-      absl::Status status = share_->Begin(
-          caller_,
-          {h.session_id(), h.filename(), h.declared_mime_type(), h.size_bytes()});
+    auto begin = [this, request = RequestOf(request_.header())] {
+      absl::Status status = share_->Begin(caller_, request);
       if (!status.ok()) {
         share_.reset();  // reports the verdict before the client hears it
         FinishOnce(ToGrpcStatus(status, context_));
@@ -139,9 +140,7 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
         return absl::InvalidArgumentError("the first message must be the ShareHeader");
       }
       begun_ = true;
-      const v1::ShareHeader& h = request_.header();
-      return share_->Begin(caller_, {h.session_id(), h.filename(), h.declared_mime_type(),
-                                     h.size_bytes()});
+      return share_->Begin(caller_, RequestOf(request_.header()));
     }
     if (request_.has_header()) {
       return absl::InvalidArgumentError("only the first message may be a ShareHeader");
