@@ -94,10 +94,11 @@ class Observer {
 
 // SessionAnomaly's `what`: a malformed Pub/Sub announcement, an undecodable
 // log entry, a failed expiry script, a reply not shaped as the script
-// returns it, an accounting counter that would go below zero.
+// returns it, an accounting counter that would go below zero, an event
+// offered to the memory store's hub past a watcher's next sequence.
 inline constexpr std::string_view kSessionAnomalies[] = {
-    "malformed_announcement", "undecodable_entry", "expiry_failed", "unexpected_reply",
-    "accounting_underflow"};
+    "malformed_announcement", "undecodable_entry",    "expiry_failed",
+    "unexpected_reply",       "accounting_underflow", "hub_gap"};
 
 class NullObserver final : public Observer {};
 

@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <deque>
 #include <set>
-#include <thread>
 #include <tuple>
 #include <utility>
 #include <variant>
@@ -30,59 +29,9 @@ std::string Name(std::string_view id) { return std::string(id); }
 
 }  // namespace
 
-// One subscriber's registration. The session holds it until the
-// subscription is cancelled; the subscription holds it for its lifetime, so
-// neither outlives the other's use of it. One thread at a time offers to an
-// entry (the session's deliverer).
-struct MemoryBackplane::Entry {
-  Entry(Subscriber* s, uint64_t first) : subscriber(s), first_live(first) {}
-
-  // Calls OnEvent, with no lock held, unless the subscription was destroyed.
-  void Offer(const EventPtr& event) ABSL_LOCKS_EXCLUDED(mu) {
-    {
-      absl::MutexLock lock(&mu);
-      if (!active) return;
-      delivering = std::this_thread::get_id();
-    }
-    subscriber->OnEvent(event);
-    absl::MutexLock lock(&mu);
-    delivering = std::thread::id();
-  }
-
-  // After this, OnEvent is never called again; a delivery in progress on
-  // another thread is waited for. From inside OnEvent (the subscriber drops
-  // its subscription as it is told something) there is nothing to wait for.
-  void Cancel() ABSL_LOCKS_EXCLUDED(mu) {
-    cancelled.store(true);
-    absl::MutexLock lock(&mu);
-    active = false;
-    if (delivering == std::this_thread::get_id()) return;
-    mu.Await(absl::Condition(
-        +[](std::thread::id* d) { return *d == std::thread::id(); }, &delivering));
-  }
-
-  Subscriber* const subscriber;
-  // Events before this sequence were in the subscriber's replay.
-  const uint64_t first_live;
-  absl::Mutex mu;
-  bool active ABSL_GUARDED_BY(mu) = true;
-  // The thread inside OnEvent, if any.
-  std::thread::id delivering ABSL_GUARDED_BY(mu);
-  // Set before taking mu: lets the session prune without touching mu.
-  std::atomic<bool> cancelled{false};
-};
-
-class MemoryBackplane::LiveSubscription final : public Subscription {
- public:
-  explicit LiveSubscription(std::shared_ptr<Entry> entry) : entry_(std::move(entry)) {}
-  ~LiveSubscription() override { entry_->Cancel(); }
-
- private:
-  std::shared_ptr<Entry> entry_;
-};
-
 struct MemoryBackplane::Session {
-  explicit Session(SessionInfo started) : info(std::move(started)) {}
+  Session(SessionInfo started, SessionHub& watchers)
+      : id(started.id), nonce(started.nonce), info(std::move(started)), hub(watchers) {}
 
   // Whether the id answers NOT_FOUND by now (ended long enough ago).
   bool Forgotten(absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu) {
@@ -96,10 +45,10 @@ struct MemoryBackplane::Session {
     return absl::OkStatus();
   }
 
-  // Hands undelivered events to subscribers in sequence order, with no lock
-  // of the session held while a subscriber runs. One thread delivers at a
-  // time; another that appends meanwhile leaves its event to that thread,
-  // so an uploader never waits for a fan-out in progress.
+  // Hands undelivered events to the hub in sequence order, with no lock
+  // of the session held while watchers run. One thread delivers at a time;
+  // another that appends meanwhile leaves its event to that thread, so an
+  // uploader never waits for a fan-out in progress.
   void Deliver() ABSL_LOCKS_EXCLUDED(mu) {
     mu.Lock();
     if (delivering) return mu.Unlock();
@@ -107,14 +56,8 @@ struct MemoryBackplane::Session {
     while (!undelivered.empty()) {
       EventPtr event = std::move(undelivered.front());
       undelivered.pop_front();
-      std::erase_if(subscribers, [](const auto& e) { return e->cancelled.load(); });
-      std::vector<std::shared_ptr<Entry>> targets;
-      for (const auto& e : subscribers) {
-        if (event->sequence >= e->first_live) targets.push_back(e);
-      }
-      if (std::holds_alternative<SessionEnded>(event->event)) subscribers.clear();
       mu.Unlock();
-      for (const auto& e : targets) e->Offer(event);
+      hub.Publish(id, nonce, event);
       mu.Lock();
     }
     delivering = false;
@@ -138,8 +81,10 @@ struct MemoryBackplane::Session {
     Session& s_;
   };
 
+  const std::string id, nonce;  // of this start
   absl::Mutex mu;
   SessionInfo info ABSL_GUARDED_BY(mu);
+  SessionHub& hub;
   // While active: sequences 1..last_sequence.
   std::vector<EventPtr> log ABSL_GUARDED_BY(mu);
   uint64_t last_sequence ABSL_GUARDED_BY(mu) = 0;
@@ -155,13 +100,17 @@ struct MemoryBackplane::Session {
   std::map<std::string, Shared, std::less<>> shared ABSL_GUARDED_BY(mu);
   std::set<std::tuple<std::string, Role, Acknowledgement>> acknowledged
       ABSL_GUARDED_BY(mu);
-  std::vector<std::shared_ptr<Entry>> subscribers ABSL_GUARDED_BY(mu);
   std::deque<EventPtr> undelivered ABSL_GUARDED_BY(mu);
   bool delivering ABSL_GUARDED_BY(mu) = false;
 };
 
 MemoryBackplane::MemoryBackplane(const Clock& clock, SessionCaps caps, Observer& observer)
-    : clock_(clock), caps_(caps), observer_(observer) {}
+    : clock_(clock),
+      caps_(caps),
+      observer_(observer),
+      hub_(std::make_shared<SessionHub>(nullptr, nullptr, observer)) {
+  hub_->SetFeed(true);  // appends feed the hub directly: it is never down
+}
 
 MemoryBackplane::~MemoryBackplane() = default;
 
@@ -263,7 +212,7 @@ absl::StatusOr<SessionInfo> MemoryBackplane::Start(const SessionSettings& settin
                        .consumer_may_share = settings.consumer_may_share,
                        .expires_at = now + settings.ttl,
                        .state = SessionState::kActive};
-    sessions_.insert_or_assign(settings.id, std::make_shared<Session>(info));
+    sessions_.insert_or_assign(settings.id, std::make_shared<Session>(info, *hub_));
     ChangeActive(+1);
   }
   if (previous) previous->Deliver();
@@ -344,10 +293,8 @@ absl::StatusOr<Backplane::Subscribed> MemoryBackplane::Subscribe(std::string_vie
   subscribed.replay.assign(first, s->log.end());
   // Registered under the same lock as the replay snapshot: every later
   // event goes live, every earlier one is in the replay.
-  auto entry = std::make_shared<Entry>(subscriber, s->last_sequence + 1);
-  std::erase_if(s->subscribers, [](const auto& e) { return e->cancelled.load(); });
-  s->subscribers.push_back(entry);
-  subscribed.live = std::make_unique<LiveSubscription>(std::move(entry));
+  subscribed.live = hub_->Live(
+      hub_->RegisterReady(s->info.id, subscriber, s->info.nonce, s->last_sequence));
   return subscribed;
 }
 
@@ -444,9 +391,7 @@ absl::StatusOr<SessionSnapshot> MemoryBackplane::Snapshot(std::string_view id) {
       snapshot.documents.push_back({event->sequence, shared->document});
     }
   }
-  for (const auto& e : s->subscribers) {
-    if (!e->cancelled.load()) ++snapshot.watchers;
-  }
+  snapshot.watchers = hub_->CountOf(id);
   return snapshot;
 }
 

@@ -10,6 +10,7 @@
 #include "service/common/clock.h"
 #include "service/common/observer.h"
 #include "service/sessions/backplane.h"
+#include "service/sessions/session_hub.h"
 
 namespace docshare {
 
@@ -40,12 +41,11 @@ class MemoryBackplane final : public Backplane {
 
  private:
   struct Session;
-  struct Entry;  // one subscriber's registration
-  class LiveSubscription;
 
-  // Lock order: mu_, then a Session's mu, then stats_mu_. Subscribers are
-  // called with none of them held (see Session::Deliver), so a subscriber
-  // may call back into the backplane or drop its Subscription from OnEvent.
+  // Lock order: mu_, then a Session's mu, then stats_mu_ or the hub's.
+  // Subscribers are called with none of them held (see Session::Deliver),
+  // so a subscriber may call back into the backplane or drop its
+  // Subscription from OnEvent.
   absl::StatusOr<std::shared_ptr<Session>> Lookup(std::string_view id) const
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ReserveBytes(uint64_t bytes) ABSL_LOCKS_EXCLUDED(stats_mu_);
@@ -61,6 +61,9 @@ class MemoryBackplane final : public Backplane {
   mutable absl::Mutex stats_mu_ ABSL_ACQUIRED_AFTER(mu_);
   uint64_t retained_bytes_ ABSL_GUARDED_BY(stats_mu_) = 0;
   int64_t active_sessions_ ABSL_GUARDED_BY(stats_mu_) = 0;
+  // This process's watchers; subscriptions share it, so they may outlive
+  // the backplane.
+  const std::shared_ptr<SessionHub> hub_;
 };
 
 }  // namespace docshare

@@ -210,88 +210,6 @@ class RedisBackplane::Connection {
   bool broken_ = false;
 };
 
-namespace redis_detail {
-
-// One local subscriber. Delivery happens with `mu` held (as in
-// MemoryBackplane, so cancelling waits for a delivery in progress; recursive
-// so a subscriber may cancel from inside OnEvent).
-struct Entry {
-  Entry(std::string session, Subscriber* s) : id(std::move(session)), subscriber(s) {}
-  const std::string id;
-  Subscriber* const subscriber;
-  std::recursive_mutex mu;
-  bool active = true;  // cleared when the subscription goes
-  bool ready = false;  // replay read: nonce and next are set
-  bool done = false;   // SessionEnded delivered
-  std::string nonce;
-  uint64_t next = 0;  // the next sequence the subscriber needs
-  std::vector<std::pair<std::string, EventPtr>> early;  // live before ready
-  std::atomic<bool> cancelled{false};
-};
-
-}  // namespace redis_detail
-
-using redis_detail::Entry;
-
-struct RedisBackplane::Hub {
-  explicit Hub(uint64_t replay_budget) : replay(replay_budget, kReplayPage) {}
-
-  std::mutex mu;
-  std::multimap<std::string, std::shared_ptr<Entry>, std::less<>> entries;
-  bool connected = false;  // the Pub/Sub connection is subscribed
-  uint64_t epoch = 0;      // bumped on every (re)subscribe
-  // Decoded log pages of the sessions watched here, shared by their watchers.
-  ReplayCache replay;
-
-  void Remove(const std::shared_ptr<Entry>& e) {
-    std::lock_guard lock(mu);
-    auto [first, last] = entries.equal_range(e->id);
-    for (auto it = first; it != last; ++it) {
-      if (it->second == e) {
-        entries.erase(it);
-        // Its last watcher here gone: nobody here replays the session soon.
-        if (!entries.contains(e->id)) replay.Forget(e->id);
-        return;
-      }
-    }
-  }
-  std::vector<std::shared_ptr<Entry>> Of(std::string_view id) {
-    std::lock_guard lock(mu);
-    std::vector<std::shared_ptr<Entry>> out;
-    auto [first, last] = entries.equal_range(id);
-    for (auto it = first; it != last; ++it) out.push_back(it->second);
-    return out;
-  }
-  std::vector<std::shared_ptr<Entry>> All() {
-    std::lock_guard lock(mu);
-    std::vector<std::shared_ptr<Entry>> out;
-    for (auto& [id, e] : entries) out.push_back(e);
-    return out;
-  }
-};
-
-namespace {
-
-class LiveSubscription final : public Subscription {
- public:
-  LiveSubscription(std::shared_ptr<Entry> entry, std::shared_ptr<RedisBackplane::Hub> hub)
-      : entry_(std::move(entry)), hub_(std::move(hub)) {}
-  ~LiveSubscription() override {
-    entry_->cancelled.store(true);
-    {
-      std::lock_guard lock(entry_->mu);
-      entry_->active = false;
-    }
-    hub_->Remove(entry_);
-  }
-
- private:
-  std::shared_ptr<Entry> entry_;
-  std::shared_ptr<RedisBackplane::Hub> hub_;
-};
-
-}  // namespace
-
 struct RedisBackplane::Reply {
   std::vector<std::string> items;  // a script's flat array of strings
   const std::string& code() const { return items.front(); }
@@ -303,7 +221,11 @@ RedisBackplane::RedisBackplane(RedisAddress address, const Clock& clock, Session
       clock_(clock),
       caps_(caps),
       observer_(observer),
-      hub_(std::make_shared<Hub>(caps.replay_cache_bytes)),
+      replay_(std::make_shared<ReplayCache>(caps.replay_cache_bytes, kReplayPage)),
+      // Its last watcher here gone: nobody here replays the session soon.
+      hub_(std::make_shared<SessionHub>(
+          CachedFetchFunction(),
+          [replay = replay_](const std::string& id) { replay->Forget(id); }, observer)),
       replica_(RandomToken(9)) {
   if (pipe2(wake_, O_CLOEXEC) != 0) std::abort();  // out of descriptors at start-up
   pubsub_ = std::thread([this] { PubSubLoop(); });
@@ -446,7 +368,7 @@ absl::StatusOr<uint32_t> RedisBackplane::End(std::string_view id,
   if (r.code() == "NOT_FOUND") return SessionNotFound(id);
   if (r.code() == "STATE" && r.items.size() == 2) return NotActive(id, r.items[1]);
   if (r.code() != "OK" || r.items.size() != 4) return Unexpected("redis: bad End reply");
-  hub_->replay.Forget(id);
+  replay_->Forget(id);
   observer_.RetainedPreviewBytes(ToI64(r.items[2]));
   observer_.SessionsActive(ToI64(r.items[3]));
   return static_cast<uint32_t>(ToU64(r.items[1]));
@@ -513,7 +435,7 @@ absl::StatusOr<EventPtr> RedisBackplane::Withdraw(std::string_view id,
   if (code == "LOST")
     return Unexpected("redis: a shared document's log entry is missing");
   if (code != "OK" || r.items.size() != 3) return Unexpected("redis: bad Withdraw reply");
-  hub_->replay.Forget(id);  // its DocumentShared was rewritten without previews
+  replay_->Forget(id);  // its DocumentShared was rewritten without previews
   observer_.RetainedPreviewBytes(ToI64(r.items[2]));
   auto event = std::make_shared<SessionEvent>();
   event->sequence = ToU64(r.items[1]);
@@ -586,10 +508,7 @@ absl::StatusOr<SessionSnapshot> RedisBackplane::Snapshot(std::string_view id) {
 }
 
 void RedisBackplane::ReportWatchers(absl::Time now) {
-  std::map<std::string, uint64_t> counts;
-  for (const auto& e : hub_->All()) {
-    if (!e->cancelled.load()) ++counts[e->id];
-  }
+  const std::map<std::string, uint64_t> counts = hub_->Counts();
   absl::MutexLock lock(&report_mu_);
   std::vector<std::string> args = {"", absl::StrCat(absl::ToUnixMillis(now)), "",
                                    replica_};
@@ -610,80 +529,21 @@ void RedisBackplane::ReportWatchers(absl::Time now) {
   if (r.ok()) reported_ = std::move(reported);  // else: again on the next tick
 }
 
-namespace {
-
-// Delivery to one entry, with its mu held.
-class Delivery {
- public:
-  using Fetch = std::function<absl::StatusOr<std::vector<EventPtr>>(
-      const std::string& id, const std::string& nonce, uint64_t from, uint64_t to)>;
-
-  explicit Delivery(Fetch fetch) : fetch_(std::move(fetch)) {}
-
-  // A live event from Pub/Sub (or replayed from `early`).
-  void Offer(Entry& e, const std::string& nonce, const EventPtr& event) {
-    if (!e.active || e.done) return;
-    if (!e.ready) {
-      e.early.emplace_back(nonce, event);
-      return;
-    }
-    if (nonce != e.nonce || event->sequence < e.next) return;
-    // A gap: messages were missed (a reconnect). Fill it from the log; if
-    // Redis cannot answer now, deliver nothing: the catch-up after the
-    // reconnect resumes from e.next.
-    if (event->sequence > e.next && !Fill(e, event->sequence - 1)) return;
-    Deliver(e, event);
-  }
-
-  // Everything logged from e.next on.
-  void CatchUp(Entry& e) {
-    if (e.ready && e.active && !e.done) Fill(e, std::numeric_limits<uint64_t>::max());
-  }
-
- private:
-  bool Fill(Entry& e, uint64_t to) {
-    absl::StatusOr<std::vector<EventPtr>> events = fetch_(e.id, e.nonce, e.next, to);
-    if (!events.ok()) return false;
-    for (const EventPtr& event : *events) {
-      if (e.done || !e.active) break;
-      if (event->sequence >= e.next) Deliver(e, event);
-    }
-    return true;
-  }
-
-  static void Deliver(Entry& e, const EventPtr& event) {
-    e.next = event->sequence + 1;
-    if (std::holds_alternative<SessionEnded>(event->event)) e.done = true;
-    e.subscriber->OnEvent(event);
-  }
-
-  Fetch fetch_;
-};
-
-}  // namespace
-
 absl::StatusOr<Backplane::Subscribed> RedisBackplane::Subscribe(std::string_view id,
                                                                 uint64_t after_sequence,
                                                                 Subscriber* subscriber) {
   if (subscriber == nullptr) return NoSubscriber();
   // Registered (buffering) before the replay is read: every event published
-  // after the read reaches the entry; those before it are in the replay.
-  auto entry = std::make_shared<Entry>(std::string(id), subscriber);
-  bool connected;
-  uint64_t epoch;
-  {
-    std::lock_guard lock(hub_->mu);
-    hub_->entries.emplace(entry->id, entry);
-    connected = hub_->connected;
-    epoch = hub_->epoch;
-  }
+  // after the read reaches the watch; those before it are in the replay.
+  const std::string session(id);
+  std::shared_ptr<SessionHub::Watch> watch = hub_->Register(session, subscriber);
   const absl::Time now = clock_.Now();
   absl::StatusOr<Reply> r =
       Script(kSubscribe,
              {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
               EncodeBody(now, SessionEnded{"expired"}), absl::StrCat(after_sequence)});
   auto fail = [&](absl::Status s) {
-    hub_->Remove(entry);
+    hub_->Drop(watch);
     return s;
   };
   if (!r.ok()) return fail(r.status());
@@ -704,7 +564,7 @@ absl::StatusOr<Backplane::Subscribed> RedisBackplane::Subscribe(std::string_view
   Subscribed subscribed;
   if (after_sequence < last) {
     absl::StatusOr<std::vector<EventPtr>> replay =
-        fetch(entry->id, nonce, after_sequence + 1, last);
+        fetch(session, nonce, after_sequence + 1, last);
     if (!replay.ok()) return fail(replay.status());
     if (replay->size() != last - after_sequence) {
       // The log went between the script and the read: the session ended
@@ -720,31 +580,15 @@ absl::StatusOr<Backplane::Subscribed> RedisBackplane::Subscribe(std::string_view
         return fail(SessionNotActive(id, SessionState::kEnded));
       }
       return fail(Unexpected(absl::StrCat(
-          "redis: the log of session ", entry->id, " has ", replay->size(), " of its ",
+          "redis: the log of session ", session, " has ", replay->size(), " of its ",
           last - after_sequence, " entries after ", after_sequence)));
     }
     subscribed.replay = ScrubWithdrawn(*std::move(replay));
   }
-  {
-    std::lock_guard lock(entry->mu);
-    entry->nonce = nonce;
-    entry->next = last + 1;
-    entry->ready = true;
-    Delivery delivery(fetch);
-    for (auto& [nonce, event] : std::exchange(entry->early, {})) {
-      delivery.Offer(*entry, nonce, event);
-    }
-    // Subscribed while Pub/Sub was down or reconnecting: what was published
-    // meanwhile never reached the entry, and the reconnect's catch-up may
-    // have run before it was ready.
-    bool stale;
-    {
-      std::lock_guard hub_lock(hub_->mu);
-      stale = !connected || hub_->epoch != epoch;
-    }
-    if (stale) delivery.CatchUp(*entry);
-  }
-  subscribed.live = std::make_unique<LiveSubscription>(entry, hub_);
+  // Held events go on from last+1; subscribed while Pub/Sub was down or
+  // reconnecting, the watch also reads what was published meanwhile.
+  hub_->Ready(watch, nonce, last);
+  subscribed.live = hub_->Live(std::move(watch));
   return subscribed;
 }
 
@@ -766,9 +610,8 @@ absl::StatusOr<std::shared_ptr<const Document>> RedisBackplane::ReadDocument(
 RedisBackplane::Fetch RedisBackplane::CachedFetchFunction() {
   return [this, raw = FetchFunction()](const std::string& id, const std::string& nonce,
                                        uint64_t from, uint64_t to) {
-    return hub_->replay.Read(id, nonce, from, to, [&](uint64_t a, uint64_t b) {
-      return raw(id, nonce, a, b);
-    });
+    return replay_->Read(id, nonce, from, to,
+                         [&](uint64_t a, uint64_t b) { return raw(id, nonce, a, b); });
   };
 }
 
@@ -853,13 +696,11 @@ void RedisBackplane::PubSubLoop() {
       std::lock_guard lock(pool_mu_);
       idle_.clear();
     }
-    {
-      std::lock_guard lock(hub_->mu);
-      hub_->connected = up;
-      if (up) ++hub_->epoch;
-    }
     // A withdrawal's purge message may have been missed meanwhile.
-    hub_->replay.Clear();
+    replay_->Clear();
+    // Up again: every watch reads whatever was published while this replica
+    // was not listening.
+    hub_->SetFeed(up);
     {
       std::lock_guard lock(stop_mu_);
       subscribed_.store(up);
@@ -867,7 +708,6 @@ void RedisBackplane::PubSubLoop() {
     stop_cv_.notify_all();
   };
   const Fetch fetch = CachedFetchFunction();
-  Delivery delivery(fetch);
   std::chrono::milliseconds backoff(50);
   bool was_connected = false;
   // Logged at start and once per transition, not once per retry.
@@ -899,16 +739,7 @@ void RedisBackplane::PubSubLoop() {
       // served, so they are told to resume, here or on another replica.
       if (was_connected) {
         was_connected = false;
-        for (const auto& e : hub_->All()) {
-          {
-            std::lock_guard lock(e->mu);
-            if (e->active && !e->done) {
-              e->done = true;
-              e->subscriber->OnBackplaneLost();
-            }
-          }
-          hub_->Remove(e);
-        }
+        hub_->LoseAll();
       }
       std::unique_lock lock(stop_mu_);
       stop_cv_.wait_for(lock, backoff, [this] { return stopping_; });
@@ -920,11 +751,6 @@ void RedisBackplane::PubSubLoop() {
     report(true, "");
     set_subscribed(true);
     was_connected = true;
-    // Whatever was published while this replica was not listening.
-    for (const auto& e : hub_->All()) {
-      std::lock_guard lock(e->mu);
-      delivery.CatchUp(*e);
-    }
     auto heard = Clock::now();
     auto pinged = heard;
     while (!stopping()) {
@@ -942,7 +768,7 @@ void RedisBackplane::PubSubLoop() {
         std::string_view payload(reply->element[3]->str, reply->element[3]->len);
         if (channel.substr(0, sizeof(kPurgePrefix) - 1) == kPurgePrefix) {
           // A withdrawal (on any replica) rewrote a DocumentShared of the log.
-          hub_->replay.Forget(channel.substr(sizeof(kPurgePrefix) - 1));
+          replay_->Forget(channel.substr(sizeof(kPurgePrefix) - 1));
           const std::vector<std::string> sha256 = absl::StrSplit(
               absl::string_view(payload.data(), payload.size()), ' ', absl::SkipEmpty());
           NotifyPurge(sha256);
@@ -953,8 +779,7 @@ void RedisBackplane::PubSubLoop() {
           continue;
         }
         const std::string id(channel.substr(sizeof(kChannelPrefix) - 1));
-        std::vector<std::shared_ptr<Entry>> targets = hub_->Of(id);
-        if (targets.empty()) continue;
+        if (!hub_->Watched(id)) continue;
         // "nonce seq blob", or "nonce seq" for a document (its previews are
         // read from the log once, for all of this replica's watchers).
         const size_t a = payload.find(' ');
@@ -984,11 +809,7 @@ void RedisBackplane::PubSubLoop() {
                                    std::string(event.status().message()));
           continue;
         }
-        for (const auto& e : targets) {
-          std::lock_guard lock(e->mu);
-          delivery.Offer(*e, nonce, *event);
-          if (e->done) hub_->Remove(e);
-        }
+        hub_->Publish(id, nonce, *event);
         continue;
       }
       const auto now = Clock::now();

@@ -47,6 +47,8 @@
 #include "service/common/observer.h"
 #include "service/sessions/backplane.h"
 #include "service/sessions/redis_security.h"
+#include "service/sessions/replay_cache.h"
+#include "service/sessions/session_hub.h"
 
 namespace docshare {
 
@@ -86,7 +88,6 @@ class RedisBackplane final : public Backplane {
   bool WaitHealthy(absl::Duration timeout);
 
   class Connection;  // one hiredis context
-  struct Hub;        // local subscribers, shared with their subscriptions
 
  private:
   struct Reply;
@@ -106,7 +107,10 @@ class RedisBackplane final : public Backplane {
   const Clock& clock_;
   const SessionCaps caps_;
   Observer& observer_;
-  std::shared_ptr<Hub> hub_;
+  // Decoded log pages of the sessions watched here, shared by their watchers.
+  const std::shared_ptr<ReplayCache> replay_;
+  // This replica's watchers, fed from Pub/Sub.
+  const std::shared_ptr<SessionHub> hub_;
   const std::string replica_;  // names this replica's watcher report
   absl::Mutex report_mu_;
   // Sessions with watchers here at the last report.
