@@ -139,7 +139,7 @@ void EventsRoute::Handle(const HttpRequest& request, std::string session_id,
       slot = *std::move(admitted);
     }
     auto stream = std::make_shared<SseStream>(deps_, session);
-    ASSIGN_OR_RETURN(Backplane::Subscribed subscribed,
+    ASSIGN_OR_RETURN(SessionStore::Subscribed subscribed,
                      deps_.backplane.Subscribe(session_id, after, &stream->watcher()));
     const uint64_t last =
         subscribed.replay.empty() ? after : subscribed.replay.back()->sequence;

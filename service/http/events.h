@@ -12,7 +12,7 @@
 #include "service/http/exchange.h"
 #include "service/http/http_observer.h"
 #include "service/http/offload.h"
-#include "service/sessions/backplane.h"
+#include "service/sessions/session_store.h"
 
 namespace docshare {
 
@@ -29,7 +29,7 @@ using WatchAdmitter = std::function<absl::StatusOr<std::shared_ptr<void>>(
 class EventsRoute {
  public:
   struct Deps {
-    Backplane& backplane;
+    SessionStore& backplane;
     const PreviewUrlSigner& signer;
     Offload& offload;
     HttpObserver& observer;

@@ -15,7 +15,7 @@
 #include "service/http/exchange.h"
 #include "service/http/http_observer.h"
 #include "service/http/offload.h"
-#include "service/sessions/backplane.h"
+#include "service/sessions/session_store.h"
 
 namespace docshare {
 
@@ -31,7 +31,7 @@ namespace docshare {
 class PreviewRoute {
  public:
   struct Deps {
-    Backplane& backplane;
+    SessionStore& backplane;
     const PreviewUrlSigner& signer;
     Offload& offload;
     HttpObserver& observer;

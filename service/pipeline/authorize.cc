@@ -28,7 +28,7 @@ namespace {
 // this session and this start of it (its nonce).
 absl::StatusOr<SessionInfo> SessionOfCaller(const Caller& caller,
                                             std::string_view session_id,
-                                            Backplane& backplane) {
+                                            SessionStore& backplane) {
   RETURN_IF_ERROR(CheckSessionOfToken(caller, session_id));
   ASSIGN_OR_RETURN(SessionInfo info, backplane.Get(session_id));
   RETURN_IF_ERROR(CheckParticipant(caller, session_id, info));
@@ -41,7 +41,7 @@ absl::StatusOr<SessionInfo> SessionOfCaller(const Caller& caller,
 
 absl::StatusOr<SessionInfo> AuthorizeShare(const Caller& caller,
                                            std::string_view session_id,
-                                           Backplane& backplane) {
+                                           SessionStore& backplane) {
   if (caller.admin) {
     return absl::PermissionDeniedError(
         "the admin token may not share: use the agent's or the consumer's token");
@@ -58,19 +58,19 @@ absl::StatusOr<SessionInfo> AuthorizeShare(const Caller& caller,
 
 absl::StatusOr<SessionInfo> AuthorizeWatch(const Caller& caller,
                                            std::string_view session_id,
-                                           Backplane& backplane) {
+                                           SessionStore& backplane) {
   return SessionOfCaller(caller, session_id, backplane);
 }
 
 absl::StatusOr<Role> AuthorizeWithdraw(const Caller& caller, std::string_view session_id,
-                                       Backplane& backplane) {
+                                       SessionStore& backplane) {
   RETURN_IF_ERROR(SessionOfCaller(caller, session_id, backplane).status());
   return caller.admin ? Role::kAdmin : caller.claims.role;
 }
 
 absl::StatusOr<Role> AuthorizeAcknowledge(const Caller& caller,
                                           std::string_view session_id,
-                                          Backplane& backplane) {
+                                          SessionStore& backplane) {
   if (caller.admin) {
     return absl::PermissionDeniedError(
         "the admin token may not acknowledge: acknowledgements are the participants'");

@@ -5,7 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "service/auth/tokens.h"
-#include "service/sessions/backplane.h"
+#include "service/sessions/session_store.h"
 
 namespace docshare {
 
@@ -16,25 +16,25 @@ namespace docshare {
 // PERMISSION_DENIED otherwise refused.
 absl::StatusOr<SessionInfo> AuthorizeShare(const Caller& caller,
                                            std::string_view session_id,
-                                           Backplane& backplane);
+                                           SessionStore& backplane);
 
 // Watching needs a participant token of this start of the session, or the
 // admin token. Same codes as AuthorizeShare.
 absl::StatusOr<SessionInfo> AuthorizeWatch(const Caller& caller,
                                            std::string_view session_id,
-                                           Backplane& backplane);
+                                           SessionStore& backplane);
 
 // Withdrawing: a participant of this start of the active session, or the
 // admin; returns the role that withdraws (kAdmin for the admin). Whether
 // that role may withdraw the document is the store's check (it knows who
 // shared it).
 absl::StatusOr<Role> AuthorizeWithdraw(const Caller& caller, std::string_view session_id,
-                                       Backplane& backplane);
+                                       SessionStore& backplane);
 
 // Acknowledging: participants only (the admin: PERMISSION_DENIED).
 absl::StatusOr<Role> AuthorizeAcknowledge(const Caller& caller,
                                           std::string_view session_id,
-                                          Backplane& backplane);
+                                          SessionStore& backplane);
 
 // Viewing a session in any state (GetSession): PERMISSION_DENIED unless the
 // caller is the admin or a participant of the start `info` describes.

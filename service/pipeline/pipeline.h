@@ -17,7 +17,7 @@
 #include "service/pipeline/render_pool.h"
 #include "service/pipeline/sniff.h"
 #include "service/pipeline/upload_buffer.h"
-#include "service/sessions/backplane.h"
+#include "service/sessions/session_store.h"
 
 namespace docshare {
 
@@ -37,7 +37,7 @@ using ShareDone = std::function<void(absl::StatusOr<Published>)>;
 class Pipeline {
  public:
   struct Deps {
-    Backplane& backplane;
+    SessionStore& backplane;
     Renderer& renderer;
     RenderPool& pool;
     PreviewCache& cache;

@@ -4,7 +4,7 @@
 
 namespace docshare {
 
-absl::StatusOr<Published> Publish(Backplane& backplane, std::string_view nonce,
+absl::StatusOr<Published> Publish(SessionStore& backplane, std::string_view nonce,
                                   Document document) {
   auto shared = std::make_shared<const Document>(std::move(document));
   ASSIGN_OR_RETURN(EventPtr event, backplane.Append(shared->session_id, nonce, shared));

@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "service/sessions/backplane.h"
+#include "service/sessions/session_store.h"
 
 namespace docshare {
 
@@ -18,7 +18,7 @@ struct Published {
 // Stage 5: appends DocumentShared to the session's log (next sequence) and
 // fans it out to the session's watchers, if the session is still the start
 // (`nonce`) the share was authorized for. Returns the document as shared.
-absl::StatusOr<Published> Publish(Backplane& backplane, std::string_view nonce,
+absl::StatusOr<Published> Publish(SessionStore& backplane, std::string_view nonce,
                                   Document document);
 
 }  // namespace docshare

@@ -33,7 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "service/common/observer.h"
-#include "service/sessions/backplane.h"
+#include "service/sessions/session_store.h"
 
 namespace docshare {
 

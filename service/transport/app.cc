@@ -16,15 +16,15 @@
 #include "grpcpp/security/tls_credentials_options.h"
 #include "service/common/cpus.h"
 #include "service/pipeline/isolated_renderer.h"
-#include "service/sessions/memory_backplane.h"
-#include "service/sessions/redis_backplane.h"
+#include "service/sessions/memory_store.h"
+#include "service/sessions/redis_store.h"
 
 namespace docshare {
 namespace {
 
 // Never blocks: Redis is connected in the background (not ready until then).
-std::unique_ptr<Backplane> BackplaneOf(const Config& c, const Clock& clock,
-                                       Observer& observer) {
+std::unique_ptr<SessionStore> BackplaneOf(const Config& c, const Clock& clock,
+                                          Observer& observer) {
   const SessionCaps caps{.max_documents = c.session_caps.max_documents,
                          .max_session_bytes = c.session_caps.max_session_bytes,
                          .max_retained_bytes = c.session_caps.max_retained_bytes,
@@ -34,10 +34,10 @@ std::unique_ptr<Backplane> BackplaneOf(const Config& c, const Clock& clock,
     const Clock& clock;
     const SessionCaps& caps;
     Observer& observer;
-    std::unique_ptr<Backplane> operator()(const MemoryBackplaneConfig&) const {
-      return std::make_unique<MemoryBackplane>(clock, caps, observer);
+    std::unique_ptr<SessionStore> operator()(const MemoryBackplaneConfig&) const {
+      return std::make_unique<MemoryStore>(clock, caps, observer);
     }
-    std::unique_ptr<Backplane> operator()(const RedisBackplaneConfig& r) const {
+    std::unique_ptr<SessionStore> operator()(const RedisBackplaneConfig& r) const {
       RedisSecurity security{.tls = r.tls,
                              .ca_file = c.redis_ca,
                              .cert_file = c.redis_cert,
@@ -48,7 +48,7 @@ std::unique_ptr<Backplane> BackplaneOf(const Config& c, const Clock& clock,
       if (!c.redis_password_file.empty()) {
         security.password = ReadRedisPassword(c.redis_password_file).value();
       }
-      return std::make_unique<RedisBackplane>(
+      return std::make_unique<RedisStore>(
           RedisAddress{r.host, r.port, r.db, std::move(security)}, clock, caps, observer);
     }
   };

@@ -16,7 +16,7 @@
 #include "service/http/http_server.h"
 #include "service/http/offload.h"
 #include "service/pipeline/pipeline.h"
-#include "service/sessions/backplane.h"
+#include "service/sessions/session_store.h"
 #include "service/transport/reflection_v1.h"
 #include "service/transport/services.h"
 
@@ -41,7 +41,7 @@ class App {
   const std::string& admin_token() const { return config_.admin_token; }
   bool admin_token_generated() const { return admin_token_generated_; }
   const Config& config() const { return config_; }
-  Backplane& backplane() { return *backplane_; }
+  SessionStore& backplane() { return *backplane_; }
   const TokenService& tokens() const { return *tokens_; }
   RenderPool& render_pool() { return *pool_; }
   bool ready() const;
@@ -61,7 +61,7 @@ class App {
   Logger& log_;
   bool admin_token_generated_ = false;
   std::unique_ptr<TokenService> tokens_;
-  std::unique_ptr<Backplane> backplane_;
+  std::unique_ptr<SessionStore> backplane_;
   std::unique_ptr<Renderer> renderer_;
   std::unique_ptr<RenderPool> pool_;
   std::unique_ptr<PreviewCache> cache_;

@@ -6,7 +6,7 @@
 #include "docshare/v1/docshare.pb.h"
 #include "service/auth/preview_url.h"
 #include "service/common/types.h"
-#include "service/sessions/backplane.h"
+#include "service/sessions/session_store.h"
 
 namespace docshare {
 

@@ -7,7 +7,7 @@
 #include "service/auth/tokens.h"
 #include "service/common/log.h"
 #include "service/common/observer.h"
-#include "service/sessions/backplane.h"
+#include "service/sessions/session_store.h"
 
 namespace docshare {
 
@@ -17,7 +17,7 @@ namespace docshare {
 // line, written once. Protobuf, no gRPC. Each may wait on the store (Redis):
 // call them off gRPC's callback threads and off the HTTP event loop.
 struct LifecycleDeps {
-  Backplane& backplane;
+  SessionStore& backplane;
   Observer& observer;
   Logger& log;
   // Signs GetSession's URL previews; null (HTTP off): `url` stays empty.

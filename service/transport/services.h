@@ -20,7 +20,7 @@
 #include "service/common/log.h"
 #include "service/common/observer.h"
 #include "service/pipeline/pipeline.h"
-#include "service/sessions/backplane.h"
+#include "service/sessions/session_store.h"
 #include "service/transport/admission.h"
 #include "service/transport/call_pool.h"
 #include "service/transport/lifecycle.h"
@@ -37,7 +37,7 @@ class Drainable {
 
 // What the gRPC services need, built by main (or a test) and shared.
 struct ServiceDeps {
-  Backplane& backplane;
+  SessionStore& backplane;
   Pipeline& pipeline;
   const TokenService& tokens;
   std::string admin_token;

@@ -244,7 +244,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
       ASSIGN_OR_RETURN(
           slot_, deps_.admission->AdmitWatch(request.session_id(), TokenKey(caller)));
     }
-    ASSIGN_OR_RETURN(Backplane::Subscribed subscribed,
+    ASSIGN_OR_RETURN(SessionStore::Subscribed subscribed,
                      deps_.backplane.Subscribe(request.session_id(),
                                                request.after_sequence(), watcher_.get()));
     // after_sequence beyond the log is OUT_OF_RANGE, so with no replay the

@@ -899,7 +899,7 @@ int RunCheckfile(const Options& o) {
     run.cv.wait(lock, [&] { return run.chains.load() == 0; });
     return Secs(Clock::now() - start);
   };
-  // Backplane traffic beside the CheckFile calls, on channels of its own.
+  // SessionStore traffic beside the CheckFile calls, on channels of its own.
   std::atomic<bool> stop_background{false};
   std::atomic<long> background_calls{0};
   std::vector<std::thread> background;

@@ -31,8 +31,8 @@
 #include "service/metrics/http_metrics.h"
 #include "service/metrics/metrics.h"
 #include "service/pipeline/sha256.h"
-#include "service/sessions/memory_backplane.h"
-#include "service/sessions/redis_backplane.h"
+#include "service/sessions/memory_store.h"
+#include "service/sessions/redis_store.h"
 #include "tests/http/http_test_support.h"
 #include "tests/metrics/scrape.h"
 #include "tests/support/files.h"
@@ -93,13 +93,13 @@ class SessionRoutesTest : public ::testing::TestWithParam<Store> {
     if (GetParam() == Store::kRedis) {
       redis_ = std::make_unique<testing::RedisServer>();
       ASSERT_TRUE(redis_->ok());
-      auto redis = std::make_unique<RedisBackplane>(
+      auto redis = std::make_unique<RedisStore>(
           RedisAddress{.host = "127.0.0.1", .port = redis_->port()}, clock_,
           SessionCaps{}, observer_);
       ASSERT_TRUE(redis->WaitHealthy(absl::Seconds(30)));
       backplane_ = std::move(redis);
     } else {
-      backplane_ = std::make_unique<MemoryBackplane>(clock_, SessionCaps{}, observer_);
+      backplane_ = std::make_unique<MemoryStore>(clock_, SessionCaps{}, observer_);
     }
     Serve();
   }
@@ -255,7 +255,7 @@ class SessionRoutesTest : public ::testing::TestWithParam<Store> {
   std::ostringstream log_text_;
   Logger log_{LogLevel::kInfo, &log_text_};
   std::unique_ptr<testing::RedisServer> redis_;
-  std::unique_ptr<Backplane> backplane_;
+  std::unique_ptr<SessionStore> backplane_;
   Offload offload_{2, 1024};
   std::unique_ptr<PreviewRoute> previews_;
   std::unique_ptr<EventsRoute> events_;

@@ -26,7 +26,7 @@
 #include "service/metrics/http_metrics.h"
 #include "service/pipeline/pipeline.h"
 #include "service/pipeline/vips_boundary.h"
-#include "service/sessions/memory_backplane.h"
+#include "service/sessions/memory_store.h"
 #include "tests/http/http_test_support.h"
 #include "tests/support/files.h"
 #include "tests/support/sessions.h"
@@ -101,7 +101,7 @@ class UploadRouteTest : public ::testing::Test {
   PreviewUrlSigner signer_{kSecret, clock_, absl::Seconds(600), ""};
   prometheus::Registry registry_;
   HttpMetrics metrics_{registry_};
-  MemoryBackplane backplane_{clock_, SessionCaps{}, observer_};
+  MemoryStore backplane_{clock_, SessionCaps{}, observer_};
   VipsRenderer renderer_{RenderOptions{}};
   RenderPool pool_{2, 16, observer_};
   PreviewCache cache_{64 << 20};
@@ -207,7 +207,7 @@ TEST_F(UploadRouteTest, AnUploadTricklingPastTheUploadTimeoutIsCutOffAndLandsNot
   EXPECT_TRUE(closed) << "the server read all " << sent << " bytes";
   EXPECT_LT(sent, jpeg.size());
   testing::Recorder recorder;
-  absl::StatusOr<Backplane::Subscribed> log = backplane_.Subscribe("s1", 0, &recorder);
+  absl::StatusOr<SessionStore::Subscribed> log = backplane_.Subscribe("s1", 0, &recorder);
   ASSERT_TRUE(log.ok()) << log.status();
   EXPECT_TRUE(log->replay.empty()) << "a cut-off upload landed in the log";
 }

@@ -20,8 +20,8 @@
 #include "service/common/build_features.h"
 #include "service/common/clock.h"
 #include "service/common/observer.h"
-#include "service/sessions/make_backplane.h"
-#include "service/sessions/redis_backplane.h"
+#include "service/sessions/make_session_store.h"
+#include "service/sessions/redis_store.h"
 #include "tests/support/redis_server.h"
 
 namespace docshare {
@@ -118,12 +118,12 @@ TEST(ParseRedisBackplane, RedissIsRefusedWithTheReasonWithoutTls) {
 
 class RedisAuthTest : public ::testing::Test {
  protected:
-  std::unique_ptr<RedisBackplane> Connect(int port, RedisSecurity security) {
+  std::unique_ptr<RedisStore> Connect(int port, RedisSecurity security) {
     RedisAddress address{"127.0.0.1", port, 0, std::move(security)};
-    return std::make_unique<RedisBackplane>(address, clock_, SessionCaps{}, observer_);
+    return std::make_unique<RedisStore>(address, clock_, SessionCaps{}, observer_);
   }
   // Healthy, and a session round-trips through Redis.
-  void ExpectWorks(RedisBackplane& bp) {
+  void ExpectWorks(RedisStore& bp) {
     ASSERT_TRUE(bp.WaitHealthy(absl::Seconds(20)));
     absl::StatusOr<SessionInfo> info = bp.Start(SessionSettings{"s1", absl::Minutes(5)});
     ASSERT_TRUE(info.ok()) << info.status();
@@ -131,7 +131,7 @@ class RedisAuthTest : public ::testing::Test {
   }
   // Never healthy, and no call gets through (UNAVAILABLE when AUTH or TLS
   // fails; a connection without AUTH gets NOAUTH replies).
-  void ExpectRefused(RedisBackplane& bp) {
+  void ExpectRefused(RedisStore& bp) {
     EXPECT_FALSE(bp.WaitHealthy(absl::Seconds(2)));
     EXPECT_FALSE(bp.Start(SessionSettings{"s1", absl::Minutes(5)}).ok());
   }

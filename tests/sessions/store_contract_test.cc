@@ -1,5 +1,5 @@
-// The session store contract, run against both stores: MemoryBackplane (one
-// replica: "a" and "b" are the same object) and RedisBackplane (two replicas
+// The session store contract, run against both stores: MemoryStore (one
+// replica: "a" and "b" are the same object) and RedisStore (two replicas
 // on one real redis-server started by the test).
 
 #include <algorithm>
@@ -19,8 +19,8 @@
 #include "service/common/clock.h"
 #include "service/common/error_info.h"
 #include "service/common/observer.h"
-#include "service/sessions/memory_backplane.h"
-#include "service/sessions/redis_backplane.h"
+#include "service/sessions/memory_store.h"
+#include "service/sessions/redis_store.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/sessions.h"
 
@@ -57,34 +57,34 @@ class PurgeRecorder {
   std::set<std::string> heard_ ABSL_GUARDED_BY(mu_);
 };
 
-struct MemoryStore {
+struct MemoryFixture {
   static constexpr bool kReplicas = false;
-  explicit MemoryStore(const Clock& clock, SessionCaps caps) {
-    a = std::make_unique<MemoryBackplane>(clock, caps, observer);
+  explicit MemoryFixture(const Clock& clock, SessionCaps caps) {
+    a = std::make_unique<MemoryStore>(clock, caps, observer);
   }
-  Backplane& A() { return *a; }
-  Backplane& B() { return *a; }
+  SessionStore& A() { return *a; }
+  SessionStore& B() { return *a; }
   uint64_t Retained() const { return a->retained_bytes(); }
   void ResetB() { a.reset(); }
   NullObserver observer;
-  std::unique_ptr<MemoryBackplane> a;
+  std::unique_ptr<MemoryStore> a;
 };
 
-struct RedisStore {
+struct RedisFixture {
   static constexpr bool kReplicas = true;
   static testing::RedisServer* redis;
-  RedisStore(const Clock& clock, SessionCaps caps) {
+  RedisFixture(const Clock& clock, SessionCaps caps) {
     if (redis == nullptr) redis = new testing::RedisServer();  // one per test binary
     EXPECT_TRUE(redis->ok()) << "redis-server did not start";
     redis->Cli("FLUSHALL");
     for (auto* bp : {&a, &b}) {
-      *bp = std::make_unique<RedisBackplane>(
-          RedisAddress{"127.0.0.1", redis->port(), 0, {}}, clock, caps, observer);
+      *bp = std::make_unique<RedisStore>(RedisAddress{"127.0.0.1", redis->port(), 0, {}},
+                                         clock, caps, observer);
       EXPECT_TRUE((*bp)->WaitHealthy(absl::Seconds(10)));
     }
   }
-  Backplane& A() { return *a; }
-  Backplane& B() { return *b; }
+  SessionStore& A() { return *a; }
+  SessionStore& B() { return *b; }
   uint64_t Retained() const {
     uint64_t v = 0;
     return absl::SimpleAtoi(
@@ -94,16 +94,16 @@ struct RedisStore {
   }
   void ResetB() { b.reset(); }
   NullObserver observer;
-  std::unique_ptr<RedisBackplane> a, b;
+  std::unique_ptr<RedisStore> a, b;
 };
-testing::RedisServer* RedisStore::redis = nullptr;
+testing::RedisServer* RedisFixture::redis = nullptr;
 
 // Stops the suite's redis-server when the test binary ends.
 class RedisStoreEnvironment final : public ::testing::Environment {
  public:
   void TearDown() override {
-    delete RedisStore::redis;
-    RedisStore::redis = nullptr;
+    delete RedisFixture::redis;
+    RedisFixture::redis = nullptr;
   }
 };
 [[maybe_unused]] ::testing::Environment* const kRedisStoreEnvironment =
@@ -121,18 +121,19 @@ class StoreContractTest : public ::testing::Test {
     if (Store::kReplicas) b().SetPurgeListener(purged_on_b_.Listener());
   }
 
-  Backplane& a() { return store_->A(); }
-  Backplane& b() { return store_->B(); }
+  SessionStore& a() { return store_->A(); }
+  SessionStore& b() { return store_->B(); }
 
   SessionInfo MustStart(std::string id = "s1", absl::Duration ttl = absl::Minutes(10),
-                        Backplane* on = nullptr) {
+                        SessionStore* on = nullptr) {
     absl::StatusOr<SessionInfo> info =
         (on ? *on : a()).Start({std::move(id), ttl, /*consumer_may_share=*/true});
     EXPECT_TRUE(info.ok()) << info.status();
     return info.ok() ? *info : SessionInfo{};
   }
 
-  EventPtr MustAppend(Backplane& bp, std::string_view id = "s1", uint64_t bytes = 100) {
+  EventPtr MustAppend(SessionStore& bp, std::string_view id = "s1",
+                      uint64_t bytes = 100) {
     absl::StatusOr<EventPtr> event = AppendNow(bp, id, Doc(bytes));
     EXPECT_TRUE(event.ok()) << event.status();
     return event.ok() ? *event : nullptr;
@@ -165,11 +166,11 @@ class StoreContractTest : public ::testing::Test {
     return event.ok() ? *event : nullptr;
   }
 
-  Backplane::Subscribed MustSubscribe(Backplane& bp, Subscriber& subscriber,
-                                      uint64_t after = 0, std::string_view id = "s1") {
-    absl::StatusOr<Backplane::Subscribed> s = bp.Subscribe(id, after, &subscriber);
+  SessionStore::Subscribed MustSubscribe(SessionStore& bp, Subscriber& subscriber,
+                                         uint64_t after = 0, std::string_view id = "s1") {
+    absl::StatusOr<SessionStore::Subscribed> s = bp.Subscribe(id, after, &subscriber);
     EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? *std::move(s) : Backplane::Subscribed{};
+    return s.ok() ? *std::move(s) : SessionStore::Subscribed{};
   }
 
   FakeClock clock_;
@@ -177,12 +178,12 @@ class StoreContractTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-using Stores = ::testing::Types<MemoryStore, RedisStore>;
+using Stores = ::testing::Types<MemoryFixture, RedisFixture>;
 class StoreNames {
  public:
   template <typename T>
   static std::string GetName(int) {
-    return std::is_same_v<T, MemoryStore> ? "Memory" : "Redis";
+    return std::is_same_v<T, MemoryFixture> ? "Memory" : "Redis";
   }
 };
 TYPED_TEST_SUITE(StoreContractTest, Stores, StoreNames);
@@ -241,9 +242,9 @@ TYPED_TEST(StoreContractTest, AReplayLongerThanAPageIsWholeAndInOrderThenLive) {
     all.push_back(e->sequence);
   }
   Recorder from_start, from_five;
-  Backplane::Subscribed whole = this->MustSubscribe(this->b(), from_start);
+  SessionStore::Subscribed whole = this->MustSubscribe(this->b(), from_start);
   EXPECT_EQ(Sequences(whole.replay), all);
-  Backplane::Subscribed rest = this->MustSubscribe(this->b(), from_five, all[4]);
+  SessionStore::Subscribed rest = this->MustSubscribe(this->b(), from_five, all[4]);
   EXPECT_EQ(Sequences(rest.replay), std::vector<uint64_t>(all.begin() + 5, all.end()));
   const EventPtr live = this->MustAppend(this->a(), "s1", 10);
   ASSERT_NE(live, nullptr);
@@ -262,7 +263,7 @@ TYPED_TEST(StoreContractTest, EndedSessionIsFailedPreconditionEverywhere) {
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(AppendNow(this->b(), "s1", Doc()).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  absl::StatusOr<Backplane::Subscribed> s = this->b().Subscribe("s1", 0, &r);
+  absl::StatusOr<SessionStore::Subscribed> s = this->b().Subscribe("s1", 0, &r);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.status().message(), HasSubstr("ended"));
   EXPECT_EQ(this->b().Get("s1")->state, SessionState::kEnded);
@@ -282,7 +283,7 @@ TYPED_TEST(StoreContractTest, RestartAfterEndIsANewSession) {
   const SessionInfo first = this->MustStart();
   this->MustAppend(this->a());
   Recorder old_watcher;
-  Backplane::Subscribed old_sub = this->MustSubscribe(this->a(), old_watcher);
+  SessionStore::Subscribed old_sub = this->MustSubscribe(this->a(), old_watcher);
   ASSERT_TRUE(this->a().End("s1", "ended").ok());
   ASSERT_TRUE(old_watcher.WaitFor(1));
   const SessionInfo second = this->MustStart("s1", absl::Minutes(10), &this->b());
@@ -302,7 +303,7 @@ TYPED_TEST(StoreContractTest, AppendForAnEarlierStartOfTheIdIsRefused) {
   ASSERT_TRUE(this->a().End("s1", "ended").ok());
   const SessionInfo second = this->MustStart("s1", absl::Minutes(10), &this->b());
   Recorder r;
-  Backplane::Subscribed sub = this->MustSubscribe(this->b(), r);
+  SessionStore::Subscribed sub = this->MustSubscribe(this->b(), r);
   absl::StatusOr<EventPtr> late = this->a().Append("s1", first.nonce, Doc());
   EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(late.status().message(), HasSubstr("started again"));
@@ -314,7 +315,7 @@ TYPED_TEST(StoreContractTest, AppendForAnEarlierStartOfTheIdIsRefused) {
 TYPED_TEST(StoreContractTest, GetExpiresLazilyBeforeTheSweep) {
   this->MustStart("s1", absl::Seconds(60));
   Recorder r;
-  Backplane::Subscribed sub = this->MustSubscribe(this->a(), r);
+  SessionStore::Subscribed sub = this->MustSubscribe(this->a(), r);
   this->clock_.Advance(absl::Seconds(61));
   absl::StatusOr<SessionInfo> info = this->b().Get("s1");
   ASSERT_TRUE(info.ok()) << info.status();
@@ -412,18 +413,18 @@ TYPED_TEST(StoreContractTest, GlobalBytesCapHoldsAcrossReplicasAndEndReleases) {
 TYPED_TEST(StoreContractTest, UnsubscribeStopsDelivery) {
   this->MustStart();
   Recorder kept, dropped;
-  Backplane::Subscribed sk = this->MustSubscribe(this->b(), kept);
-  { Backplane::Subscribed sd = this->MustSubscribe(this->b(), dropped); }
+  SessionStore::Subscribed sk = this->MustSubscribe(this->b(), kept);
+  { SessionStore::Subscribed sd = this->MustSubscribe(this->b(), dropped); }
   this->MustAppend(this->a());
   this->MustAppend(this->a());
   ASSERT_TRUE(kept.WaitFor(2));
   EXPECT_TRUE(dropped.events().empty());
 }
 
-TYPED_TEST(StoreContractTest, SubscriptionMayOutliveTheBackplane) {
+TYPED_TEST(StoreContractTest, SubscriptionMayOutliveTheStore) {
   this->MustStart();
   Recorder r;
-  Backplane::Subscribed s = this->MustSubscribe(this->b(), r);
+  SessionStore::Subscribed s = this->MustSubscribe(this->b(), r);
   this->store_->ResetB();
   s.live.reset();  // no use after free (ASan)
 }

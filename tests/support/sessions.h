@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "service/common/types.h"
-#include "service/sessions/backplane.h"
+#include "service/sessions/session_store.h"
 
 namespace docshare::testing {
 
@@ -34,7 +34,7 @@ inline std::shared_ptr<const Document> Doc(uint64_t preview_bytes = 100,
 
 // Appends to the start of `id` the store knows now: the nonce a share's
 // authorize step would have found.
-inline absl::StatusOr<EventPtr> AppendNow(Backplane& backplane, std::string_view id,
+inline absl::StatusOr<EventPtr> AppendNow(SessionStore& backplane, std::string_view id,
                                           std::shared_ptr<const Document> document) {
   absl::StatusOr<SessionInfo> info = backplane.Get(id);
   if (!info.ok()) return info.status();

@@ -1,7 +1,7 @@
-#ifndef DOCSHARE_SESSIONS_BACKPLANE_H_
-#define DOCSHARE_SESSIONS_BACKPLANE_H_
+#ifndef DOCSHARE_SESSIONS_SESSION_STORE_H_
+#define DOCSHARE_SESSIONS_SESSION_STORE_H_
 
-// Storage and fan-out behind the session log. MemoryBackplane is the
+// Storage and fan-out behind the session log. MemoryStore is the
 // embedded default (one replica); a Redis one shares sessions across
 // replicas.
 
@@ -83,9 +83,9 @@ class Subscription {
   virtual ~Subscription() = default;
 };
 
-class Backplane {
+class SessionStore {
  public:
-  virtual ~Backplane() = default;
+  virtual ~SessionStore() = default;
 
   // Starts a session. An active session with the same settings: returns it
   // (same nonce). Different settings: ALREADY_EXISTS. An ended or expired
@@ -184,4 +184,4 @@ class Backplane {
 
 }  // namespace docshare
 
-#endif  // DOCSHARE_SESSIONS_BACKPLANE_H_
+#endif  // DOCSHARE_SESSIONS_SESSION_STORE_H_

@@ -1,4 +1,4 @@
-#include "service/sessions/memory_backplane.h"
+#include "service/sessions/memory_store.h"
 
 #include <algorithm>
 #include <atomic>
@@ -29,7 +29,7 @@ std::string Name(std::string_view id) { return std::string(id); }
 
 }  // namespace
 
-struct MemoryBackplane::Session {
+struct MemoryStore::Session {
   Session(SessionInfo started, SessionHub& watchers)
       : id(started.id), nonce(started.nonce), info(std::move(started)), hub(watchers) {}
 
@@ -66,8 +66,8 @@ struct MemoryBackplane::Session {
 
   // Both with mu held; return true when they appended an event that still
   // has to be delivered.
-  bool ExpireIfDue(MemoryBackplane& bp, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  uint32_t End(MemoryBackplane& bp, std::string_view reason, SessionState state,
+  bool ExpireIfDue(MemoryStore& bp, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  uint32_t End(MemoryStore& bp, std::string_view reason, SessionState state,
                absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   // Calls Deliver when it goes out of scope; declared before the lock so it
@@ -104,7 +104,7 @@ struct MemoryBackplane::Session {
   bool delivering ABSL_GUARDED_BY(mu) = false;
 };
 
-MemoryBackplane::MemoryBackplane(const Clock& clock, SessionCaps caps, Observer& observer)
+MemoryStore::MemoryStore(const Clock& clock, SessionCaps caps, Observer& observer)
     : clock_(clock),
       caps_(caps),
       observer_(observer),
@@ -112,9 +112,9 @@ MemoryBackplane::MemoryBackplane(const Clock& clock, SessionCaps caps, Observer&
   hub_->SetFeed(true);  // appends feed the hub directly: it is never down
 }
 
-MemoryBackplane::~MemoryBackplane() = default;
+MemoryStore::~MemoryStore() = default;
 
-absl::StatusOr<std::shared_ptr<MemoryBackplane::Session>> MemoryBackplane::Lookup(
+absl::StatusOr<std::shared_ptr<MemoryStore::Session>> MemoryStore::Lookup(
     std::string_view id) const {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(id);
@@ -122,15 +122,15 @@ absl::StatusOr<std::shared_ptr<MemoryBackplane::Session>> MemoryBackplane::Looku
   return it->second;
 }
 
-bool MemoryBackplane::Session::ExpireIfDue(MemoryBackplane& bp, absl::Time now) {
+bool MemoryStore::Session::ExpireIfDue(MemoryStore& bp, absl::Time now) {
   if (info.state != SessionState::kActive || info.expires_at > now) return false;
   End(bp, "expired", SessionState::kExpired, now);
   bp.observer_.SessionExpired(info.id);
   return true;
 }
 
-uint32_t MemoryBackplane::Session::End(MemoryBackplane& bp, std::string_view reason,
-                                       SessionState state, absl::Time now) {
+uint32_t MemoryStore::Session::End(MemoryStore& bp, std::string_view reason,
+                                   SessionState state, absl::Time now) {
   auto ended = std::make_shared<SessionEvent>();
   ended->sequence = ++last_sequence;
   ended->time = now;
@@ -150,7 +150,7 @@ uint32_t MemoryBackplane::Session::End(MemoryBackplane& bp, std::string_view rea
   return documents;
 }
 
-absl::Status MemoryBackplane::ReserveBytes(uint64_t bytes) {
+absl::Status MemoryStore::ReserveBytes(uint64_t bytes) {
   absl::MutexLock lock(&stats_mu_);
   if (bytes >
       caps_.max_retained_bytes - std::min(retained_bytes_, caps_.max_retained_bytes)) {
@@ -161,7 +161,7 @@ absl::Status MemoryBackplane::ReserveBytes(uint64_t bytes) {
   return absl::OkStatus();
 }
 
-void MemoryBackplane::ReleaseBytes(uint64_t bytes) {
+void MemoryStore::ReleaseBytes(uint64_t bytes) {
   if (bytes == 0) return;
   absl::MutexLock lock(&stats_mu_);
   if (bytes > retained_bytes_) {
@@ -173,18 +173,18 @@ void MemoryBackplane::ReleaseBytes(uint64_t bytes) {
   observer_.RetainedPreviewBytes(static_cast<int64_t>(retained_bytes_));
 }
 
-void MemoryBackplane::ChangeActive(int64_t delta) {
+void MemoryStore::ChangeActive(int64_t delta) {
   absl::MutexLock lock(&stats_mu_);
   active_sessions_ += delta;
   observer_.SessionsActive(active_sessions_);
 }
 
-uint64_t MemoryBackplane::retained_bytes() const {
+uint64_t MemoryStore::retained_bytes() const {
   absl::MutexLock lock(&stats_mu_);
   return retained_bytes_;
 }
 
-absl::StatusOr<SessionInfo> MemoryBackplane::Start(const SessionSettings& settings) {
+absl::StatusOr<SessionInfo> MemoryStore::Start(const SessionSettings& settings) {
   if (settings.ttl <= absl::ZeroDuration()) {
     return NonPositiveTtl();
   }
@@ -219,7 +219,7 @@ absl::StatusOr<SessionInfo> MemoryBackplane::Start(const SessionSettings& settin
   return info;
 }
 
-absl::StatusOr<SessionInfo> MemoryBackplane::Get(std::string_view id) {
+absl::StatusOr<SessionInfo> MemoryStore::Get(std::string_view id) {
   ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
   const absl::Time now = clock_.Now();
   Session::DeliverOnExit deliver(*s);
@@ -229,8 +229,7 @@ absl::StatusOr<SessionInfo> MemoryBackplane::Get(std::string_view id) {
   return s->info;
 }
 
-absl::StatusOr<uint32_t> MemoryBackplane::End(std::string_view id,
-                                              std::string_view reason) {
+absl::StatusOr<uint32_t> MemoryStore::End(std::string_view id, std::string_view reason) {
   ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
   const absl::Time now = clock_.Now();
   Session::DeliverOnExit deliver(*s);
@@ -240,9 +239,8 @@ absl::StatusOr<uint32_t> MemoryBackplane::End(std::string_view id,
   return s->End(*this, reason, SessionState::kEnded, now);
 }
 
-absl::StatusOr<EventPtr> MemoryBackplane::Append(
-    std::string_view id, std::string_view nonce,
-    std::shared_ptr<const Document> document) {
+absl::StatusOr<EventPtr> MemoryStore::Append(std::string_view id, std::string_view nonce,
+                                             std::shared_ptr<const Document> document) {
   if (document == nullptr) return NoDocumentToAppend();
   const uint64_t bytes = document->PreviewBytes();
   ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
@@ -273,9 +271,9 @@ absl::StatusOr<EventPtr> MemoryBackplane::Append(
   return EventPtr(std::move(event));
 }
 
-absl::StatusOr<Backplane::Subscribed> MemoryBackplane::Subscribe(std::string_view id,
-                                                                 uint64_t after_sequence,
-                                                                 Subscriber* subscriber) {
+absl::StatusOr<SessionStore::Subscribed> MemoryStore::Subscribe(std::string_view id,
+                                                                uint64_t after_sequence,
+                                                                Subscriber* subscriber) {
   if (subscriber == nullptr) return NoSubscriber();
   ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
   const absl::Time now = clock_.Now();
@@ -310,9 +308,8 @@ EventPtr Purged(const SessionEvent& shared_event, std::vector<std::string>& sha2
 
 }  // namespace
 
-absl::StatusOr<EventPtr> MemoryBackplane::Withdraw(std::string_view id,
-                                                   std::string_view document_id,
-                                                   Role by) {
+absl::StatusOr<EventPtr> MemoryStore::Withdraw(std::string_view id,
+                                               std::string_view document_id, Role by) {
   ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
   const absl::Time now = clock_.Now();
   std::vector<std::string> sha256;
@@ -348,10 +345,9 @@ absl::StatusOr<EventPtr> MemoryBackplane::Withdraw(std::string_view id,
   return withdrawn;
 }
 
-absl::StatusOr<EventPtr> MemoryBackplane::Acknowledge(std::string_view id,
-                                                      std::string_view document_id,
-                                                      Role by,
-                                                      Acknowledgement acknowledgement) {
+absl::StatusOr<EventPtr> MemoryStore::Acknowledge(std::string_view id,
+                                                  std::string_view document_id, Role by,
+                                                  Acknowledgement acknowledgement) {
   ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
   const absl::Time now = clock_.Now();
   Session::DeliverOnExit deliver(*s);
@@ -373,7 +369,7 @@ absl::StatusOr<EventPtr> MemoryBackplane::Acknowledge(std::string_view id,
   return EventPtr(std::move(event));
 }
 
-absl::StatusOr<SessionSnapshot> MemoryBackplane::Snapshot(std::string_view id) {
+absl::StatusOr<SessionSnapshot> MemoryStore::Snapshot(std::string_view id) {
   ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
   const absl::Time now = clock_.Now();
   Session::DeliverOnExit deliver(*s);
@@ -395,7 +391,7 @@ absl::StatusOr<SessionSnapshot> MemoryBackplane::Snapshot(std::string_view id) {
   return snapshot;
 }
 
-absl::StatusOr<std::shared_ptr<const Document>> MemoryBackplane::ReadDocument(
+absl::StatusOr<std::shared_ptr<const Document>> MemoryStore::ReadDocument(
     std::string_view id, std::string_view nonce, uint64_t sequence) {
   ASSIGN_OR_RETURN(std::shared_ptr<Session> s, Lookup(id));
   const absl::Time now = clock_.Now();
@@ -415,7 +411,7 @@ absl::StatusOr<std::shared_ptr<const Document>> MemoryBackplane::ReadDocument(
   return shared->document;
 }
 
-void MemoryBackplane::ExpireDue() {
+void MemoryStore::ExpireDue() {
   const absl::Time now = clock_.Now();
   std::vector<std::shared_ptr<Session>> expired;
   {

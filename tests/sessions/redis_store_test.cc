@@ -1,4 +1,4 @@
-#include "service/sessions/redis_backplane.h"
+#include "service/sessions/redis_store.h"
 
 #include <hiredis/hiredis.h>
 
@@ -22,7 +22,7 @@
 #include "service/common/clock.h"
 #include "service/common/log.h"
 #include "service/common/observer.h"
-#include "service/sessions/make_backplane.h"
+#include "service/sessions/make_session_store.h"
 #include "service/sessions/watcher.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/sessions.h"
@@ -49,7 +49,7 @@ const SessionEnded* AsEnded(const EventPtr& event) {
   return std::get_if<SessionEnded>(&event->event);
 }
 
-class RedisBackplaneTest : public ::testing::Test {
+class RedisStoreTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { redis_ = new RedisServer(); }
   static void TearDownTestSuite() {
@@ -65,9 +65,9 @@ class RedisBackplaneTest : public ::testing::Test {
     b_ = Make(caps_);
   }
 
-  std::unique_ptr<RedisBackplane> Make(SessionCaps caps) {
-    auto bp = std::make_unique<RedisBackplane>(
-        RedisAddress{"127.0.0.1", redis_->port(), 0}, clock_, caps, observer_);
+  std::unique_ptr<RedisStore> Make(SessionCaps caps) {
+    auto bp = std::make_unique<RedisStore>(RedisAddress{"127.0.0.1", redis_->port(), 0},
+                                           clock_, caps, observer_);
     EXPECT_TRUE(bp->WaitHealthy(absl::Seconds(10)));
     return bp;
   }
@@ -77,37 +77,38 @@ class RedisBackplaneTest : public ::testing::Test {
     return SessionSettings{std::move(id), ttl, consumer_may_share};
   }
 
-  SessionInfo MustStart(Backplane& bp, std::string id = "s1",
+  SessionInfo MustStart(SessionStore& bp, std::string id = "s1",
                         absl::Duration ttl = absl::Minutes(10)) {
     absl::StatusOr<SessionInfo> info = bp.Start(Settings(std::move(id), ttl));
     EXPECT_TRUE(info.ok()) << info.status();
     return info.ok() ? *info : SessionInfo{};
   }
 
-  EventPtr MustAppend(Backplane& bp, std::string_view id = "s1", uint64_t bytes = 100) {
+  EventPtr MustAppend(SessionStore& bp, std::string_view id = "s1",
+                      uint64_t bytes = 100) {
     absl::StatusOr<EventPtr> event = AppendNow(bp, id, Doc(bytes));
     EXPECT_TRUE(event.ok()) << event.status();
     return event.ok() ? *event : nullptr;
   }
 
-  Backplane::Subscribed MustSubscribe(Backplane& bp, Subscriber& subscriber,
-                                      uint64_t after = 0, std::string_view id = "s1") {
-    absl::StatusOr<Backplane::Subscribed> s = bp.Subscribe(id, after, &subscriber);
+  SessionStore::Subscribed MustSubscribe(SessionStore& bp, Subscriber& subscriber,
+                                         uint64_t after = 0, std::string_view id = "s1") {
+    absl::StatusOr<SessionStore::Subscribed> s = bp.Subscribe(id, after, &subscriber);
     EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? *std::move(s) : Backplane::Subscribed{};
+    return s.ok() ? *std::move(s) : SessionStore::Subscribed{};
   }
 
   static RedisServer* redis_;
   FakeClock clock_;
   NullObserver observer_;
   SessionCaps caps_;
-  std::unique_ptr<RedisBackplane> a_;  // two replicas on one Redis
-  std::unique_ptr<RedisBackplane> b_;
+  std::unique_ptr<RedisStore> a_;  // two replicas on one Redis
+  std::unique_ptr<RedisStore> b_;
 };
 
-RedisServer* RedisBackplaneTest::redis_ = nullptr;
+RedisServer* RedisStoreTest::redis_ = nullptr;
 
-TEST_F(RedisBackplaneTest, StartIsIdempotentAcrossReplicas) {
+TEST_F(RedisStoreTest, StartIsIdempotentAcrossReplicas) {
   SessionInfo first = MustStart(*a_);
   SessionInfo again = MustStart(*b_);
   EXPECT_EQ(again.nonce, first.nonce);
@@ -119,7 +120,7 @@ TEST_F(RedisBackplaneTest, StartIsIdempotentAcrossReplicas) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(RedisBackplaneTest, SequencesAreAssignedByRedisAcrossReplicas) {
+TEST_F(RedisStoreTest, SequencesAreAssignedByRedisAcrossReplicas) {
   MustStart(*a_);
   MustStart(*a_, "s2");
   EXPECT_EQ(MustAppend(*a_)->sequence, 1u);
@@ -128,11 +129,11 @@ TEST_F(RedisBackplaneTest, SequencesAreAssignedByRedisAcrossReplicas) {
   EXPECT_EQ(MustAppend(*b_)->sequence, 3u);
 }
 
-TEST_F(RedisBackplaneTest, ReplayOnAnotherReplicaCarriesTheData) {
+TEST_F(RedisStoreTest, ReplayOnAnotherReplicaCarriesTheData) {
   MustStart(*a_);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(AppendNow(*a_, "s1", Doc(10 + i)).ok());
   Recorder r;
-  Backplane::Subscribed s = MustSubscribe(*b_, r, 1);
+  SessionStore::Subscribed s = MustSubscribe(*b_, r, 1);
   ASSERT_THAT(Sequences(s.replay), ElementsAre(2, 3));
   const auto& doc = *std::get<DocumentShared>(s.replay[1]->event).document;
   EXPECT_EQ(doc.filename, "a.png");
@@ -140,12 +141,12 @@ TEST_F(RedisBackplaneTest, ReplayOnAnotherReplicaCarriesTheData) {
   EXPECT_EQ(s.replay[1]->time, clock_.Now());
 }
 
-TEST_F(RedisBackplaneTest, ShareOnOneReplicaReachesWatchersOnBoth) {
+TEST_F(RedisStoreTest, ShareOnOneReplicaReachesWatchersOnBoth) {
   MustStart(*a_);
   MustAppend(*a_);
   Recorder on_a, on_b;
-  Backplane::Subscribed sa = MustSubscribe(*a_, on_a);
-  Backplane::Subscribed sb = MustSubscribe(*b_, on_b);
+  SessionStore::Subscribed sa = MustSubscribe(*a_, on_a);
+  SessionStore::Subscribed sb = MustSubscribe(*b_, on_b);
   EXPECT_THAT(Sequences(sb.replay), ElementsAre(1));
   MustAppend(*a_, "s1", 7);
   MustAppend(*b_, "s1", 8);
@@ -160,7 +161,7 @@ TEST_F(RedisBackplaneTest, ShareOnOneReplicaReachesWatchersOnBoth) {
 // A document is announced on Pub/Sub without its previews: every replica
 // hears every announcement, but only those with a watcher of the session
 // read the previews (once) from the log.
-TEST_F(RedisBackplaneTest, ADocumentIsAnnouncedWithoutItsPreviews) {
+TEST_F(RedisStoreTest, ADocumentIsAnnouncedWithoutItsPreviews) {
   redisContext* listener = redisConnect("127.0.0.1", redis_->port());
   ASSERT_TRUE(listener != nullptr && listener->err == 0);
   const timeval timeout{5, 0};  // a broken test fails instead of hanging
@@ -168,7 +169,7 @@ TEST_F(RedisBackplaneTest, ADocumentIsAnnouncedWithoutItsPreviews) {
   freeReplyObject(redisCommand(listener, "PSUBSCRIBE docshare:events:*"));
   const SessionInfo info = MustStart(*a_);
   Recorder on_b;
-  Backplane::Subscribed sb = MustSubscribe(*b_, on_b);
+  SessionStore::Subscribed sb = MustSubscribe(*b_, on_b);
   MustAppend(*a_, "s1", 100000);
   void* raw = nullptr;
   ASSERT_EQ(redisGetReply(listener, &raw), REDIS_OK);
@@ -187,7 +188,7 @@ TEST_F(RedisBackplaneTest, ADocumentIsAnnouncedWithoutItsPreviews) {
             std::string(100000, 'x'));
 }
 
-TEST_F(RedisBackplaneTest, NoGapNoDuplicateAtTheSeamUnderConcurrentAppends) {
+TEST_F(RedisStoreTest, NoGapNoDuplicateAtTheSeamUnderConcurrentAppends) {
   MustStart(*a_);
   constexpr int kEvents = 200;
   std::atomic<bool> go{false};
@@ -200,7 +201,7 @@ TEST_F(RedisBackplaneTest, NoGapNoDuplicateAtTheSeamUnderConcurrentAppends) {
   go.store(true);
   for (int i = 0; i < 8; ++i) {
     auto w = std::make_unique<Watcher>(100000, nullptr);
-    absl::StatusOr<Backplane::Subscribed> s = b_->Subscribe("s1", 0, w.get());
+    absl::StatusOr<SessionStore::Subscribed> s = b_->Subscribe("s1", 0, w.get());
     ASSERT_TRUE(s.ok()) << s.status();
     w->SetReplay(std::move(s->replay));
     subs.push_back(std::move(s->live));
@@ -222,13 +223,13 @@ TEST_F(RedisBackplaneTest, NoGapNoDuplicateAtTheSeamUnderConcurrentAppends) {
   }
 }
 
-TEST_F(RedisBackplaneTest, EndOnOneReplicaEndsWatchersEverywhereAndPurges) {
+TEST_F(RedisStoreTest, EndOnOneReplicaEndsWatchersEverywhereAndPurges) {
   MustStart(*a_);
   MustAppend(*a_);
   MustAppend(*a_);
   Recorder on_a, on_b;
-  Backplane::Subscribed sa = MustSubscribe(*a_, on_a);
-  Backplane::Subscribed sb = MustSubscribe(*b_, on_b);
+  SessionStore::Subscribed sa = MustSubscribe(*a_, on_a);
+  SessionStore::Subscribed sb = MustSubscribe(*b_, on_b);
   absl::StatusOr<uint32_t> purged = b_->End("s1", "ended");
   ASSERT_TRUE(purged.ok()) << purged.status();
   EXPECT_EQ(*purged, 2u);
@@ -247,12 +248,12 @@ TEST_F(RedisBackplaneTest, EndOnOneReplicaEndsWatchersEverywhereAndPurges) {
   EXPECT_THAT(redis_->Cli("GET docshare:retained"), HasSubstr("0"));
 }
 
-TEST_F(RedisBackplaneTest, ExpiryEndsTheSessionOnceWhicheverReplicaSweeps) {
+TEST_F(RedisStoreTest, ExpiryEndsTheSessionOnceWhicheverReplicaSweeps) {
   MustStart(*a_, "s1", absl::Minutes(1));
   MustAppend(*a_);
   Recorder on_a, on_b;
-  Backplane::Subscribed sa = MustSubscribe(*a_, on_a);
-  Backplane::Subscribed sb = MustSubscribe(*b_, on_b);
+  SessionStore::Subscribed sa = MustSubscribe(*a_, on_a);
+  SessionStore::Subscribed sb = MustSubscribe(*b_, on_b);
   clock_.Advance(absl::Minutes(1));
   std::thread other([&] { a_->ExpireDue(); });
   b_->ExpireDue();
@@ -262,22 +263,22 @@ TEST_F(RedisBackplaneTest, ExpiryEndsTheSessionOnceWhicheverReplicaSweeps) {
   MustStart(*a_, "probe");  // a round trip after the sweeps: any duplicate is here by now
   MustAppend(*a_, "probe");
   Recorder probe;
-  Backplane::Subscribed sp = MustSubscribe(*b_, probe, 0, "probe");
+  SessionStore::Subscribed sp = MustSubscribe(*b_, probe, 0, "probe");
   for (Recorder* r : {&on_a, &on_b}) {
     ASSERT_EQ(r->events().size(), 1u);
     EXPECT_EQ(r->events()[0]->sequence, 2u);
     EXPECT_EQ(AsEnded(r->events()[0])->reason, "expired");
   }
   Recorder late;
-  absl::StatusOr<Backplane::Subscribed> s = b_->Subscribe("s1", 0, &late);
+  absl::StatusOr<SessionStore::Subscribed> s = b_->Subscribe("s1", 0, &late);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.status().message(), HasSubstr("expired"));
 }
 
-TEST_F(RedisBackplaneTest, MissedMessagesAreFilledFromTheLogAfterAReconnect) {
+TEST_F(RedisStoreTest, MissedMessagesAreFilledFromTheLogAfterAReconnect) {
   MustStart(*a_);
   Recorder r;
-  Backplane::Subscribed s = MustSubscribe(*b_, r);
+  SessionStore::Subscribed s = MustSubscribe(*b_, r);
   MustAppend(*a_);
   ASSERT_TRUE(r.WaitFor(1));
   // Cut every replica's Pub/Sub connection; what is appended until they
@@ -291,11 +292,11 @@ TEST_F(RedisBackplaneTest, MissedMessagesAreFilledFromTheLogAfterAReconnect) {
   EXPECT_THAT(r.sequences(), ElementsAre(1, 2, 3, 4, 5, 6, 7));
 }
 
-TEST_F(RedisBackplaneTest, RedisDownFailsFastAndRecoversByItself) {
+TEST_F(RedisStoreTest, RedisDownFailsFastAndRecoversByItself) {
   MustStart(*a_);
   MustAppend(*a_);
   Recorder r;
-  Backplane::Subscribed s = MustSubscribe(*b_, r);
+  SessionStore::Subscribed s = MustSubscribe(*b_, r);
   redis_->Stop();
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(AppendNow(*a_, "s1", Doc()).status().code(), absl::StatusCode::kUnavailable);
@@ -317,7 +318,7 @@ TEST_F(RedisBackplaneTest, RedisDownFailsFastAndRecoversByItself) {
   EXPECT_EQ(a_->Get("s1").status().code(), absl::StatusCode::kNotFound);
   MustStart(*a_, "s2");
   Recorder again;
-  Backplane::Subscribed s2 = MustSubscribe(*b_, again, 0, "s2");
+  SessionStore::Subscribed s2 = MustSubscribe(*b_, again, 0, "s2");
   MustAppend(*a_, "s2");
   ASSERT_TRUE(again.WaitFor(1));
 }
@@ -367,14 +368,14 @@ class ReportRecorder final : public Observer {
 
 // Issue 16: Redis unreachable is logged at start and on each transition,
 // once (not once per reconnect attempt), with the address, as JSON.
-TEST_F(RedisBackplaneTest, ReachabilityIsReportedAtStartAndOncePerTransition) {
+TEST_F(RedisStoreTest, ReachabilityIsReportedAtStartAndOncePerTransition) {
   redis_->Stop();
   ReportRecorder reports;
   std::ostringstream lines;
   Logger log(LogLevel::kInfo, &lines);
   LogObserver logged(log);
   ObserverTee tee(reports, logged);
-  RedisBackplane bp(RedisAddress{"127.0.0.1", redis_->port(), 0}, clock_, caps_, tee);
+  RedisStore bp(RedisAddress{"127.0.0.1", redis_->port(), 0}, clock_, caps_, tee);
   ASSERT_TRUE(reports.WaitReports(1));
   ASSERT_TRUE(redis_->Start());  // the backplane retries meanwhile, silently
   ASSERT_TRUE(reports.WaitReports(2));
@@ -392,13 +393,13 @@ TEST_F(RedisBackplaneTest, ReachabilityIsReportedAtStartAndOncePerTransition) {
 }
 
 // "Can't happen" is counted and logged, never a silent continue.
-TEST_F(RedisBackplaneTest, MalformedAnnouncementsAndEntriesAreReported) {
+TEST_F(RedisStoreTest, MalformedAnnouncementsAndEntriesAreReported) {
   ReportRecorder reports;
-  RedisBackplane bp(RedisAddress{"127.0.0.1", redis_->port(), 0}, clock_, caps_, reports);
+  RedisStore bp(RedisAddress{"127.0.0.1", redis_->port(), 0}, clock_, caps_, reports);
   ASSERT_TRUE(bp.WaitHealthy(absl::Seconds(10)));
   const SessionInfo info = MustStart(*a_);
   Recorder r;
-  Backplane::Subscribed s = MustSubscribe(bp, r);
+  SessionStore::Subscribed s = MustSubscribe(bp, r);
   redis_->Cli("PUBLISH docshare:events:s1 no-space-in-it");
   EXPECT_TRUE(reports.WaitAnomaly("malformed_announcement"));
   redis_->Cli(absl::StrCat("PUBLISH docshare:events:s1 '", info.nonce, " 1 garbage'"));
@@ -440,7 +441,7 @@ std::string EverythingIn(int port) {
   return all;
 }
 
-TEST_F(RedisBackplaneTest, AWithdrawnDocumentLeavesNoByteInRedis) {
+TEST_F(RedisStoreTest, AWithdrawnDocumentLeavesNoByteInRedis) {
   MustStart(*a_);
   // Incompressible bytes, so no encoding can hide them from the search.
   std::string secret(4096, '\0');
@@ -473,7 +474,7 @@ TEST_F(RedisBackplaneTest, AWithdrawnDocumentLeavesNoByteInRedis) {
   EXPECT_THAT(Sequences(MustSubscribe(*a_, late).replay), ElementsAre(1, 2, 3, 4));
 }
 
-TEST(MakeBackplaneTest, ParsesUrls) {
+TEST(MakeSessionStoreTest, ParsesUrls) {
   absl::StatusOr<RedisAddress> a = ParseRedisUrl("redis://cache.internal:6380/2");
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->host, "cache.internal");
@@ -490,17 +491,17 @@ TEST(MakeBackplaneTest, ParsesUrls) {
   }
   FakeClock clock;
   NullObserver observer;
-  auto memory = MakeBackplane("memory", clock, SessionCaps{}, observer);
+  auto memory = MakeSessionStore("memory", clock, SessionCaps{}, observer);
   ASSERT_TRUE(memory.ok());
   EXPECT_TRUE((*memory)->Healthy());
-  EXPECT_FALSE(MakeBackplane("redis://h:x", clock, SessionCaps{}, observer).ok());
+  EXPECT_FALSE(MakeSessionStore("redis://h:x", clock, SessionCaps{}, observer).ok());
 }
 
-TEST(RedisBackplaneOfflineTest, StartsUnhealthyWithoutRedisAndFailsFast) {
+TEST(RedisStoreOfflineTest, StartsUnhealthyWithoutRedisAndFailsFast) {
   FakeClock clock;
   NullObserver observer;
-  RedisBackplane bp(RedisAddress{"127.0.0.1", testing::FreePort(), 0}, clock,
-                    SessionCaps{}, observer);
+  RedisStore bp(RedisAddress{"127.0.0.1", testing::FreePort(), 0}, clock, SessionCaps{},
+                observer);
   EXPECT_FALSE(bp.Healthy());
   EXPECT_EQ(bp.Start({"s1", absl::Minutes(1), false}).status().code(),
             absl::StatusCode::kUnavailable);

@@ -1,4 +1,4 @@
-#include "service/sessions/redis_backplane.h"
+#include "service/sessions/redis_store.h"
 
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -159,7 +159,7 @@ std::vector<EventPtr> ScrubWithdrawn(std::vector<EventPtr> replay) {
 
 }  // namespace
 
-class RedisBackplane::Connection {
+class RedisStore::Connection {
  public:
   explicit Connection(redisContext* c) : c_(c) {}
   ~Connection() { redisFree(c_); }
@@ -210,13 +210,13 @@ class RedisBackplane::Connection {
   bool broken_ = false;
 };
 
-struct RedisBackplane::Reply {
+struct RedisStore::Reply {
   std::vector<std::string> items;  // a script's flat array of strings
   const std::string& code() const { return items.front(); }
 };
 
-RedisBackplane::RedisBackplane(RedisAddress address, const Clock& clock, SessionCaps caps,
-                               Observer& observer)
+RedisStore::RedisStore(RedisAddress address, const Clock& clock, SessionCaps caps,
+                       Observer& observer)
     : address_(std::move(address)),
       clock_(clock),
       caps_(caps),
@@ -231,7 +231,7 @@ RedisBackplane::RedisBackplane(RedisAddress address, const Clock& clock, Session
   pubsub_ = std::thread([this] { PubSubLoop(); });
 }
 
-RedisBackplane::~RedisBackplane() {
+RedisStore::~RedisStore() {
   {
     std::lock_guard lock(stop_mu_);
     stopping_ = true;
@@ -244,9 +244,9 @@ RedisBackplane::~RedisBackplane() {
   close(wake_[1]);
 }
 
-bool RedisBackplane::Healthy() { return subscribed_.load(); }
+bool RedisStore::Healthy() { return subscribed_.load(); }
 
-bool RedisBackplane::WaitHealthy(absl::Duration timeout) {
+bool RedisStore::WaitHealthy(absl::Duration timeout) {
   std::unique_lock lock(stop_mu_);
   return stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [this] {
     return subscribed_.load() || stopping_;
@@ -258,9 +258,9 @@ namespace {
 // One command on an idle pooled connection (or a new one), which goes back
 // to the pool afterwards; a connection that failed is dropped.
 absl::StatusOr<ReplyPtr> PooledCommand(
-    std::mutex& mu, std::vector<std::unique_ptr<RedisBackplane::Connection>>& idle,
+    std::mutex& mu, std::vector<std::unique_ptr<RedisStore::Connection>>& idle,
     const RedisAddress& address, std::vector<std::string> argv) {
-  std::unique_ptr<RedisBackplane::Connection> conn;
+  std::unique_ptr<RedisStore::Connection> conn;
   {
     std::lock_guard lock(mu);
     if (!idle.empty()) {
@@ -269,7 +269,7 @@ absl::StatusOr<ReplyPtr> PooledCommand(
     }
   }
   if (!conn) {
-    ASSIGN_OR_RETURN(conn, RedisBackplane::Connection::Open(address));
+    ASSIGN_OR_RETURN(conn, RedisStore::Connection::Open(address));
   }
   ASSIGN_OR_RETURN(ReplyPtr reply, conn->Command(argv));
   {
@@ -281,13 +281,13 @@ absl::StatusOr<ReplyPtr> PooledCommand(
 
 }  // namespace
 
-absl::Status RedisBackplane::Unexpected(std::string_view what) {
+absl::Status RedisStore::Unexpected(std::string_view what) {
   observer_.SessionAnomaly("unexpected_reply", what);
   return absl::InternalError(std::string(what));
 }
 
-absl::StatusOr<RedisBackplane::Reply> RedisBackplane::Script(
-    int script, std::vector<std::string> args) {
+absl::StatusOr<RedisStore::Reply> RedisStore::Script(int script,
+                                                     std::vector<std::string> args) {
   // EVAL keeps no per-server state to lose on a Redis restart (EVALSHA
   // would need a NOSCRIPT retry); Redis caches the compiled script by its
   // SHA either way, so the cost is the script's bytes on the wire.
@@ -317,7 +317,7 @@ absl::StatusOr<RedisBackplane::Reply> RedisBackplane::Script(
   return out;
 }
 
-absl::StatusOr<SessionInfo> RedisBackplane::Start(const SessionSettings& settings) {
+absl::StatusOr<SessionInfo> RedisStore::Start(const SessionSettings& settings) {
   if (settings.ttl <= absl::ZeroDuration()) {
     return NonPositiveTtl();
   }
@@ -343,7 +343,7 @@ absl::StatusOr<SessionInfo> RedisBackplane::Start(const SessionSettings& setting
                      .state = SessionState::kActive};
 }
 
-absl::StatusOr<SessionInfo> RedisBackplane::Get(std::string_view id) {
+absl::StatusOr<SessionInfo> RedisStore::Get(std::string_view id) {
   const absl::Time now = clock_.Now();
   ASSIGN_OR_RETURN(Reply r,
                    Script(kGet, {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
@@ -358,8 +358,7 @@ absl::StatusOr<SessionInfo> RedisBackplane::Get(std::string_view id) {
                      .state = StateOf(r.items[5])};
 }
 
-absl::StatusOr<uint32_t> RedisBackplane::End(std::string_view id,
-                                             std::string_view reason) {
+absl::StatusOr<uint32_t> RedisStore::End(std::string_view id, std::string_view reason) {
   const absl::Time now = clock_.Now();
   ASSIGN_OR_RETURN(Reply r,
                    Script(kEnd, {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
@@ -374,9 +373,8 @@ absl::StatusOr<uint32_t> RedisBackplane::End(std::string_view id,
   return static_cast<uint32_t>(ToU64(r.items[1]));
 }
 
-absl::StatusOr<EventPtr> RedisBackplane::Append(
-    std::string_view id, std::string_view nonce,
-    std::shared_ptr<const Document> document) {
+absl::StatusOr<EventPtr> RedisStore::Append(std::string_view id, std::string_view nonce,
+                                            std::shared_ptr<const Document> document) {
   if (document == nullptr) return NoDocumentToAppend();
   const uint64_t bytes = document->PreviewBytes();
   const absl::Time now = clock_.Now();
@@ -413,8 +411,8 @@ absl::StatusOr<EventPtr> RedisBackplane::Append(
   return EventPtr(std::move(event));
 }
 
-absl::StatusOr<EventPtr> RedisBackplane::Withdraw(std::string_view id,
-                                                  std::string_view document_id, Role by) {
+absl::StatusOr<EventPtr> RedisStore::Withdraw(std::string_view id,
+                                              std::string_view document_id, Role by) {
   const absl::Time now = clock_.Now();
   DocumentWithdrawn body{std::string(document_id), by};
   const std::string blob = EncodeBody(now, body);
@@ -444,10 +442,9 @@ absl::StatusOr<EventPtr> RedisBackplane::Withdraw(std::string_view id,
   return EventPtr(std::move(event));
 }
 
-absl::StatusOr<EventPtr> RedisBackplane::Acknowledge(std::string_view id,
-                                                     std::string_view document_id,
-                                                     Role by,
-                                                     Acknowledgement acknowledgement) {
+absl::StatusOr<EventPtr> RedisStore::Acknowledge(std::string_view id,
+                                                 std::string_view document_id, Role by,
+                                                 Acknowledgement acknowledgement) {
   const absl::Time now = clock_.Now();
   DocumentAcknowledged body{std::string(document_id), by, acknowledgement};
   ASSIGN_OR_RETURN(
@@ -472,7 +469,7 @@ absl::StatusOr<EventPtr> RedisBackplane::Acknowledge(std::string_view id,
   return EventPtr(std::move(event));
 }
 
-absl::StatusOr<SessionSnapshot> RedisBackplane::Snapshot(std::string_view id) {
+absl::StatusOr<SessionSnapshot> RedisStore::Snapshot(std::string_view id) {
   const absl::Time now = clock_.Now();
   ASSIGN_OR_RETURN(
       Reply r, Script(kSnapshot, {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
@@ -507,7 +504,7 @@ absl::StatusOr<SessionSnapshot> RedisBackplane::Snapshot(std::string_view id) {
   return snapshot;
 }
 
-void RedisBackplane::ReportWatchers(absl::Time now) {
+void RedisStore::ReportWatchers(absl::Time now) {
   const std::map<std::string, uint64_t> counts = hub_->Counts();
   absl::MutexLock lock(&report_mu_);
   std::vector<std::string> args = {"", absl::StrCat(absl::ToUnixMillis(now)), "",
@@ -529,9 +526,9 @@ void RedisBackplane::ReportWatchers(absl::Time now) {
   if (r.ok()) reported_ = std::move(reported);  // else: again on the next tick
 }
 
-absl::StatusOr<Backplane::Subscribed> RedisBackplane::Subscribe(std::string_view id,
-                                                                uint64_t after_sequence,
-                                                                Subscriber* subscriber) {
+absl::StatusOr<SessionStore::Subscribed> RedisStore::Subscribe(std::string_view id,
+                                                               uint64_t after_sequence,
+                                                               Subscriber* subscriber) {
   if (subscriber == nullptr) return NoSubscriber();
   // Registered (buffering) before the replay is read: every event published
   // after the read reaches the watch; those before it are in the replay.
@@ -592,7 +589,7 @@ absl::StatusOr<Backplane::Subscribed> RedisBackplane::Subscribe(std::string_view
   return subscribed;
 }
 
-absl::StatusOr<std::shared_ptr<const Document>> RedisBackplane::ReadDocument(
+absl::StatusOr<std::shared_ptr<const Document>> RedisStore::ReadDocument(
     std::string_view id, std::string_view nonce, uint64_t sequence) {
   ASSIGN_OR_RETURN(SessionInfo info, Get(id));
   if (info.state != SessionState::kActive) return SessionNotActive(id, info.state);
@@ -607,7 +604,7 @@ absl::StatusOr<std::shared_ptr<const Document>> RedisBackplane::ReadDocument(
   return shared->document;
 }
 
-RedisBackplane::Fetch RedisBackplane::CachedFetchFunction() {
+RedisStore::Fetch RedisStore::CachedFetchFunction() {
   return [this, raw = FetchFunction()](const std::string& id, const std::string& nonce,
                                        uint64_t from, uint64_t to) {
     return replay_->Read(id, nonce, from, to,
@@ -615,7 +612,7 @@ RedisBackplane::Fetch RedisBackplane::CachedFetchFunction() {
   };
 }
 
-RedisBackplane::Fetch RedisBackplane::FetchFunction() {
+RedisStore::Fetch RedisStore::FetchFunction() {
   return [this](const std::string& id, const std::string& nonce, uint64_t from,
                 uint64_t to) -> absl::StatusOr<std::vector<EventPtr>> {
     const std::string key = absl::StrCat("docshare:log:", id, ":", nonce);
@@ -655,7 +652,7 @@ RedisBackplane::Fetch RedisBackplane::FetchFunction() {
   };
 }
 
-void RedisBackplane::ExpireDue() {
+void RedisStore::ExpireDue() {
   const absl::Time now = clock_.Now();
   ReportWatchers(now);
   absl::StatusOr<Reply> r = Script(kExpire, {"", absl::StrCat(absl::ToUnixMillis(now)),
@@ -682,7 +679,7 @@ bool Flush(redisContext* c) {
 
 }  // namespace
 
-void RedisBackplane::PubSubLoop() {
+void RedisStore::PubSubLoop() {
   using Clock = std::chrono::steady_clock;
   auto stopping = [this] {
     std::lock_guard lock(stop_mu_);

@@ -1,5 +1,5 @@
-#ifndef DOCSHARE_SESSIONS_MAKE_BACKPLANE_H_
-#define DOCSHARE_SESSIONS_MAKE_BACKPLANE_H_
+#ifndef DOCSHARE_SESSIONS_MAKE_SESSION_STORE_H_
+#define DOCSHARE_SESSIONS_MAKE_SESSION_STORE_H_
 
 #include <memory>
 #include <string>
@@ -7,8 +7,8 @@
 #include "absl/status/statusor.h"
 #include "service/common/clock.h"
 #include "service/common/observer.h"
-#include "service/sessions/backplane.h"
-#include "service/sessions/redis_backplane.h"
+#include "service/sessions/redis_store.h"
+#include "service/sessions/session_store.h"
 
 namespace docshare {
 
@@ -33,12 +33,10 @@ absl::StatusOr<RedisAddress> ParseRedisBackplane(const std::string& url,
 // --backplane: "memory", or a Redis URL. Never connects: a Redis backplane
 // starts unhealthy and connects in the background, so this fails only on a
 // malformed URL.
-absl::StatusOr<std::unique_ptr<Backplane>> MakeBackplane(const std::string& url,
-                                                         const Clock& clock,
-                                                         SessionCaps caps,
-                                                         Observer& observer,
-                                                         const RedisFiles& files = {});
+absl::StatusOr<std::unique_ptr<SessionStore>> MakeSessionStore(
+    const std::string& url, const Clock& clock, SessionCaps caps, Observer& observer,
+    const RedisFiles& files = {});
 
 }  // namespace docshare
 
-#endif  // DOCSHARE_SESSIONS_MAKE_BACKPLANE_H_
+#endif  // DOCSHARE_SESSIONS_MAKE_SESSION_STORE_H_

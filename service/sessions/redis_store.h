@@ -1,5 +1,5 @@
-#ifndef DOCSHARE_SESSIONS_REDIS_BACKPLANE_H_
-#define DOCSHARE_SESSIONS_REDIS_BACKPLANE_H_
+#ifndef DOCSHARE_SESSIONS_REDIS_STORE_H_
+#define DOCSHARE_SESSIONS_REDIS_STORE_H_
 
 // Sessions shared by many replicas through one Redis (hiredis, RESP2).
 //
@@ -45,10 +45,10 @@
 #include "absl/synchronization/mutex.h"
 #include "service/common/clock.h"
 #include "service/common/observer.h"
-#include "service/sessions/backplane.h"
 #include "service/sessions/redis_security.h"
 #include "service/sessions/replay_cache.h"
 #include "service/sessions/session_hub.h"
+#include "service/sessions/session_store.h"
 
 namespace docshare {
 
@@ -59,11 +59,11 @@ struct RedisAddress {
   RedisSecurity security;  // rediss:// and AUTH
 };
 
-class RedisBackplane final : public Backplane {
+class RedisStore final : public SessionStore {
  public:
-  RedisBackplane(RedisAddress address, const Clock& clock, SessionCaps caps,
-                 Observer& observer);
-  ~RedisBackplane() override;
+  RedisStore(RedisAddress address, const Clock& clock, SessionCaps caps,
+             Observer& observer);
+  ~RedisStore() override;
 
   absl::StatusOr<SessionInfo> Start(const SessionSettings& settings) override;
   absl::StatusOr<SessionInfo> Get(std::string_view id) override;
@@ -129,4 +129,4 @@ class RedisBackplane final : public Backplane {
 
 }  // namespace docshare
 
-#endif  // DOCSHARE_SESSIONS_REDIS_BACKPLANE_H_
+#endif  // DOCSHARE_SESSIONS_REDIS_STORE_H_

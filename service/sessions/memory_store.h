@@ -1,5 +1,5 @@
-#ifndef DOCSHARE_SESSIONS_MEMORY_BACKPLANE_H_
-#define DOCSHARE_SESSIONS_MEMORY_BACKPLANE_H_
+#ifndef DOCSHARE_SESSIONS_MEMORY_STORE_H_
+#define DOCSHARE_SESSIONS_MEMORY_STORE_H_
 
 #include <map>
 #include <memory>
@@ -9,16 +9,16 @@
 #include "absl/synchronization/mutex.h"
 #include "service/common/clock.h"
 #include "service/common/observer.h"
-#include "service/sessions/backplane.h"
 #include "service/sessions/session_hub.h"
+#include "service/sessions/session_store.h"
 
 namespace docshare {
 
 // Everything in this process: the embedded default, one replica.
-class MemoryBackplane final : public Backplane {
+class MemoryStore final : public SessionStore {
  public:
-  MemoryBackplane(const Clock& clock, SessionCaps caps, Observer& observer);
-  ~MemoryBackplane() override;
+  MemoryStore(const Clock& clock, SessionCaps caps, Observer& observer);
+  ~MemoryStore() override;
 
   absl::StatusOr<SessionInfo> Start(const SessionSettings& settings) override;
   absl::StatusOr<SessionInfo> Get(std::string_view id) override;
@@ -68,4 +68,4 @@ class MemoryBackplane final : public Backplane {
 
 }  // namespace docshare
 
-#endif  // DOCSHARE_SESSIONS_MEMORY_BACKPLANE_H_
+#endif  // DOCSHARE_SESSIONS_MEMORY_STORE_H_

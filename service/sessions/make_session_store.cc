@@ -1,4 +1,4 @@
-#include "service/sessions/make_backplane.h"
+#include "service/sessions/make_session_store.h"
 
 #include <string_view>
 
@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "service/common/build_features.h"
 #include "service/common/status_macros.h"
-#include "service/sessions/memory_backplane.h"
+#include "service/sessions/memory_store.h"
 
 namespace docshare {
 
@@ -95,15 +95,15 @@ absl::StatusOr<RedisAddress> ParseRedisBackplane(const std::string& url,
   return address;
 }
 
-absl::StatusOr<std::unique_ptr<Backplane>> MakeBackplane(const std::string& url,
-                                                         const Clock& clock,
-                                                         SessionCaps caps,
-                                                         Observer& observer,
-                                                         const RedisFiles& files) {
-  if (url == "memory") return std::make_unique<MemoryBackplane>(clock, caps, observer);
+absl::StatusOr<std::unique_ptr<SessionStore>> MakeSessionStore(const std::string& url,
+                                                               const Clock& clock,
+                                                               SessionCaps caps,
+                                                               Observer& observer,
+                                                               const RedisFiles& files) {
+  if (url == "memory") return std::make_unique<MemoryStore>(clock, caps, observer);
   absl::StatusOr<RedisAddress> address = ParseRedisBackplane(url, files);
   if (!address.ok()) return address.status();
-  return std::make_unique<RedisBackplane>(*std::move(address), clock, caps, observer);
+  return std::make_unique<RedisStore>(*std::move(address), clock, caps, observer);
 }
 
 }  // namespace docshare

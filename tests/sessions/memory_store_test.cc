@@ -1,4 +1,4 @@
-#include "service/sessions/memory_backplane.h"
+#include "service/sessions/memory_store.h"
 
 #include <atomic>
 #include <future>
@@ -45,7 +45,7 @@ const SessionEnded* AsEnded(const EventPtr& event) {
   return std::get_if<SessionEnded>(&event->event);
 }
 
-class MemoryBackplaneTest : public ::testing::Test {
+class MemoryStoreTest : public ::testing::Test {
  protected:
   SessionSettings Settings(std::string id = "s1", absl::Duration ttl = absl::Minutes(10),
                            bool consumer_may_share = false) {
@@ -64,25 +64,25 @@ class MemoryBackplaneTest : public ::testing::Test {
     return event.ok() ? *event : nullptr;
   }
 
-  Backplane::Subscribed MustSubscribe(Subscriber& subscriber, uint64_t after = 0,
-                                      std::string_view id = "s1") {
-    absl::StatusOr<Backplane::Subscribed> s =
+  SessionStore::Subscribed MustSubscribe(Subscriber& subscriber, uint64_t after = 0,
+                                         std::string_view id = "s1") {
+    absl::StatusOr<SessionStore::Subscribed> s =
         backplane_->Subscribe(id, after, &subscriber);
     EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? *std::move(s) : Backplane::Subscribed{};
+    return s.ok() ? *std::move(s) : SessionStore::Subscribed{};
   }
 
   void Rebuild(SessionCaps caps) {
-    backplane_ = std::make_unique<MemoryBackplane>(clock_, caps, observer_);
+    backplane_ = std::make_unique<MemoryStore>(clock_, caps, observer_);
   }
 
   FakeClock clock_;
   RecordingObserver observer_;
-  std::unique_ptr<MemoryBackplane> backplane_ =
-      std::make_unique<MemoryBackplane>(clock_, SessionCaps{}, observer_);
+  std::unique_ptr<MemoryStore> backplane_ =
+      std::make_unique<MemoryStore>(clock_, SessionCaps{}, observer_);
 };
 
-TEST_F(MemoryBackplaneTest, StartIsIdempotentWithSameSettings) {
+TEST_F(MemoryStoreTest, StartIsIdempotentWithSameSettings) {
   const SessionInfo first = MustStart();
   clock_.Advance(absl::Seconds(5));
   const SessionInfo again = MustStart();
@@ -91,7 +91,7 @@ TEST_F(MemoryBackplaneTest, StartIsIdempotentWithSameSettings) {
   EXPECT_THAT(observer_.active, ElementsAre(1));
 }
 
-TEST_F(MemoryBackplaneTest, StartWithOtherSettingsIsAlreadyExists) {
+TEST_F(MemoryStoreTest, StartWithOtherSettingsIsAlreadyExists) {
   MustStart();
   absl::StatusOr<SessionInfo> other_ttl =
       backplane_->Start(Settings("s1", absl::Minutes(5)));
@@ -101,16 +101,16 @@ TEST_F(MemoryBackplaneTest, StartWithOtherSettingsIsAlreadyExists) {
   EXPECT_EQ(other_share.status().code(), absl::StatusCode::kAlreadyExists);
 }
 
-TEST_F(MemoryBackplaneTest, StartRejectsNonPositiveTtl) {
+TEST_F(MemoryStoreTest, StartRejectsNonPositiveTtl) {
   EXPECT_EQ(backplane_->Start(Settings("s1", absl::ZeroDuration())).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(MemoryBackplaneTest, DistinctSessionsGetDistinctNonces) {
+TEST_F(MemoryStoreTest, DistinctSessionsGetDistinctNonces) {
   EXPECT_NE(MustStart("a").nonce, MustStart("b").nonce);
 }
 
-TEST_F(MemoryBackplaneTest, AppendAssignsSequencesAndTime) {
+TEST_F(MemoryStoreTest, AppendAssignsSequencesAndTime) {
   MustStart();
   EventPtr first = MustAppend();
   clock_.Advance(absl::Seconds(3));
@@ -126,7 +126,7 @@ TEST_F(MemoryBackplaneTest, AppendAssignsSequencesAndTime) {
   EXPECT_THAT(observer_.retained, ElementsAre(100, 200, 300));
 }
 
-TEST_F(MemoryBackplaneTest, SequencesArePerSession) {
+TEST_F(MemoryStoreTest, SequencesArePerSession) {
   MustStart("a");
   MustStart("b");
   EXPECT_EQ(MustAppend("a")->sequence, 1u);
@@ -134,7 +134,7 @@ TEST_F(MemoryBackplaneTest, SequencesArePerSession) {
   EXPECT_EQ(MustAppend("a")->sequence, 2u);
 }
 
-TEST_F(MemoryBackplaneTest, ReplayAfterSequence) {
+TEST_F(MemoryStoreTest, ReplayAfterSequence) {
   MustStart();
   for (int i = 0; i < 3; ++i) MustAppend();
   Recorder r0, r2, r3;
@@ -143,18 +143,18 @@ TEST_F(MemoryBackplaneTest, ReplayAfterSequence) {
   EXPECT_TRUE(MustSubscribe(r3, 3).replay.empty());
 }
 
-TEST_F(MemoryBackplaneTest, LiveEventsFollowTheReplay) {
+TEST_F(MemoryStoreTest, LiveEventsFollowTheReplay) {
   MustStart();
   MustAppend();
   Recorder r;
-  Backplane::Subscribed sub = MustSubscribe(r, 0);
+  SessionStore::Subscribed sub = MustSubscribe(r, 0);
   EXPECT_THAT(Sequences(sub.replay), ElementsAre(1));
   MustAppend();
   MustAppend();
   EXPECT_THAT(r.sequences(), ElementsAre(2, 3));
 }
 
-TEST_F(MemoryBackplaneTest, NoGapNoDuplicateAtTheSeamUnderConcurrentAppends) {
+TEST_F(MemoryStoreTest, NoGapNoDuplicateAtTheSeamUnderConcurrentAppends) {
   Rebuild(SessionCaps{.max_documents = 100000});
   MustStart();
   constexpr int kThreads = 4;
@@ -184,7 +184,7 @@ TEST_F(MemoryBackplaneTest, NoGapNoDuplicateAtTheSeamUnderConcurrentAppends) {
   struct Watch {
     uint64_t after;
     Recorder recorder;
-    Backplane::Subscribed subscribed;
+    SessionStore::Subscribed subscribed;
   };
   std::vector<std::unique_ptr<Watch>> watches;
   while (appended.load() < kTotal && watches.size() < 200) {
@@ -207,7 +207,7 @@ TEST_F(MemoryBackplaneTest, NoGapNoDuplicateAtTheSeamUnderConcurrentAppends) {
   }
 }
 
-TEST_F(MemoryBackplaneTest, WatcherSeesEveryEventOnceUnderConcurrentAppends) {
+TEST_F(MemoryStoreTest, WatcherSeesEveryEventOnceUnderConcurrentAppends) {
   Rebuild(SessionCaps{.max_documents = 100000});
   MustStart();
   constexpr int kAppends = 1000;
@@ -222,7 +222,7 @@ TEST_F(MemoryBackplaneTest, WatcherSeesEveryEventOnceUnderConcurrentAppends) {
   while (done.load() < kAppends / 4) {
   }  // subscribe mid-stream
   {
-    Backplane::Subscribed sub = MustSubscribe(watcher, 0);
+    SessionStore::Subscribed sub = MustSubscribe(watcher, 0);
     watcher.SetReplay(std::move(sub.replay));
     appender.join();
     ASSERT_TRUE(backplane_->End("s1", "ended").ok());
@@ -238,14 +238,14 @@ TEST_F(MemoryBackplaneTest, WatcherSeesEveryEventOnceUnderConcurrentAppends) {
   EXPECT_NE(AsEnded(last), nullptr);
 }
 
-TEST_F(MemoryBackplaneTest, EndDeliversSessionEndedToEveryWatcherAndPurges) {
+TEST_F(MemoryStoreTest, EndDeliversSessionEndedToEveryWatcherAndPurges) {
   MustStart();
   MustAppend();
   MustAppend();
   EXPECT_EQ(backplane_->retained_bytes(), 200u);
   Recorder a, b;
-  Backplane::Subscribed sub_a = MustSubscribe(a, 0);
-  Backplane::Subscribed sub_b = MustSubscribe(b, 2);
+  SessionStore::Subscribed sub_a = MustSubscribe(a, 0);
+  SessionStore::Subscribed sub_b = MustSubscribe(b, 2);
   absl::StatusOr<uint32_t> purged = backplane_->End("s1", "ended");
   ASSERT_TRUE(purged.ok()) << purged.status();
   EXPECT_EQ(*purged, 2u);
@@ -264,7 +264,7 @@ TEST_F(MemoryBackplaneTest, EndDeliversSessionEndedToEveryWatcherAndPurges) {
   EXPECT_EQ(info->state, SessionState::kEnded);
 }
 
-TEST_F(MemoryBackplaneTest, EndPurgesThePreviewBytes) {
+TEST_F(MemoryStoreTest, EndPurgesThePreviewBytes) {
   MustStart();
   std::weak_ptr<const Document> weak;
   {
@@ -277,11 +277,11 @@ TEST_F(MemoryBackplaneTest, EndPurgesThePreviewBytes) {
   EXPECT_TRUE(weak.expired());  // nothing in the backplane holds it any more
 }
 
-TEST_F(MemoryBackplaneTest, ExpiryDeliversExpired) {
+TEST_F(MemoryStoreTest, ExpiryDeliversExpired) {
   MustStart("s1", absl::Seconds(60));
   MustAppend();
   Recorder r;
-  Backplane::Subscribed sub = MustSubscribe(r, 1);
+  SessionStore::Subscribed sub = MustSubscribe(r, 1);
   clock_.Advance(absl::Seconds(59));
   backplane_->ExpireDue();
   EXPECT_TRUE(r.events().empty());
@@ -315,10 +315,10 @@ class SelfCancelling final : public Subscriber {
   int calls = 0;
 };
 
-TEST_F(MemoryBackplaneTest, UnsubscribeFromInsideOnEvent) {
+TEST_F(MemoryStoreTest, UnsubscribeFromInsideOnEvent) {
   MustStart();
   SelfCancelling s;
-  absl::StatusOr<Backplane::Subscribed> sub = backplane_->Subscribe("s1", 0, &s);
+  absl::StatusOr<SessionStore::Subscribed> sub = backplane_->Subscribe("s1", 0, &s);
   ASSERT_TRUE(sub.ok());
   s.subscription = std::move(sub->live);
   MustAppend();
@@ -344,10 +344,10 @@ class Blocking final : public Subscriber {
   std::atomic<bool> returned{false};
 };
 
-TEST_F(MemoryBackplaneTest, UnsubscribeWaitsForDeliveryInProgress) {
+TEST_F(MemoryStoreTest, UnsubscribeWaitsForDeliveryInProgress) {
   MustStart();
   Blocking b;
-  Backplane::Subscribed sub = MustSubscribe(b, 0);
+  SessionStore::Subscribed sub = MustSubscribe(b, 0);
   std::thread appender([&] { MustAppend(); });
   b.entered.get_future().wait();
   std::atomic<bool> returned_when_unsubscribed{false};
@@ -361,10 +361,10 @@ TEST_F(MemoryBackplaneTest, UnsubscribeWaitsForDeliveryInProgress) {
   EXPECT_TRUE(returned_when_unsubscribed.load());
 }
 
-TEST_F(MemoryBackplaneTest, AppendDoesNotWaitForAFanOutInProgress) {
+TEST_F(MemoryStoreTest, AppendDoesNotWaitForAFanOutInProgress) {
   MustStart();
   Blocking slow;
-  Backplane::Subscribed slow_sub = MustSubscribe(slow, 0);
+  SessionStore::Subscribed slow_sub = MustSubscribe(slow, 0);
   std::thread first([&] { MustAppend(); });  // delivers 1, held inside OnEvent
   slow.entered.get_future().wait();
   // Appended while 1 is still being delivered: this thread returns at once
@@ -373,7 +373,7 @@ TEST_F(MemoryBackplaneTest, AppendDoesNotWaitForAFanOutInProgress) {
   // A watcher joining now gets 1 and 2 in its replay; 2 (queued, not yet
   // delivered) must not reach it a second time as a live event.
   Recorder late;
-  Backplane::Subscribed late_sub = MustSubscribe(late, 0);
+  SessionStore::Subscribed late_sub = MustSubscribe(late, 0);
   EXPECT_THAT(Sequences(late_sub.replay), ElementsAre(1, 2));
   slow.release.set_value();
   first.join();  // its thread delivered 2 as well
@@ -383,7 +383,7 @@ TEST_F(MemoryBackplaneTest, AppendDoesNotWaitForAFanOutInProgress) {
   EXPECT_THAT(late.sequences(), ElementsAre(3));
 }
 
-TEST_F(MemoryBackplaneTest, ActiveCountFollowsStartsEndsAndExpiry) {
+TEST_F(MemoryStoreTest, ActiveCountFollowsStartsEndsAndExpiry) {
   MustStart("a", absl::Seconds(10));
   MustStart("b", absl::Seconds(100));
   MustStart("a", absl::Seconds(10));  // idempotent: no change
