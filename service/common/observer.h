@@ -95,10 +95,11 @@ class Observer {
 // SessionAnomaly's `what`: a malformed Pub/Sub announcement, an undecodable
 // log entry, a failed expiry script, a reply not shaped as the script
 // returns it, an accounting counter that would go below zero, an event
-// offered to the memory store's hub past a watcher's next sequence.
+// offered to the memory store's hub past a watcher's next sequence, an event
+// handed to a watcher that it already queued (or a null one).
 inline constexpr std::string_view kSessionAnomalies[] = {
-    "malformed_announcement", "undecodable_entry",    "expiry_failed",
-    "unexpected_reply",       "accounting_underflow", "hub_gap"};
+    "malformed_announcement", "undecodable_entry", "expiry_failed",    "unexpected_reply",
+    "accounting_underflow",   "hub_gap",           "watcher_duplicate"};
 
 class NullObserver final : public Observer {};
 

@@ -29,7 +29,8 @@ class SseStream final : public HttpStream,
   SseStream(const EventsRoute::Deps& deps, SessionInfo session)
       : deps_(deps),
         session_(std::move(session)),
-        watcher_(deps.watcher_queue, [this] { Wake(); }) {}
+        watcher_(
+            deps.watcher_queue, [this] { Wake(); }, deps.sessions) {}
 
   Watcher& watcher() { return watcher_; }
 

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "service/auth/preview_url.h"
 #include "service/auth/tokens.h"
+#include "service/common/observer.h"
 #include "service/http/exchange.h"
 #include "service/http/http_observer.h"
 #include "service/http/offload.h"
@@ -33,6 +34,7 @@ class EventsRoute {
     const PreviewUrlSigner& signer;
     Offload& offload;
     HttpObserver& observer;
+    Observer& sessions;   // a watcher's anomalies (Watcher)
     WatchAdmitter admit;  // null: no caps
     size_t watcher_queue = 256;
   };

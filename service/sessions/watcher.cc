@@ -1,6 +1,7 @@
 #include "service/sessions/watcher.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 #include <variant>
 
@@ -37,8 +38,13 @@ void Watcher::PurgeQueued(const std::string& document_id) {
   }
 }
 
-Watcher::Watcher(size_t capacity, std::function<void()> wake)
-    : capacity_(capacity), wake_(std::move(wake)) {}
+Watcher::Watcher(size_t capacity, std::function<void()> wake, Observer& observer)
+    : capacity_(capacity), wake_(std::move(wake)), observer_(observer) {}
+
+void Watcher::Anomaly(std::string_view detail, uint64_t sequence) {
+  observer_.SessionAnomaly("watcher_duplicate",
+                           std::string(detail) + " " + std::to_string(sequence));
+}
 
 void Watcher::SetReplay(std::vector<EventPtr> replay) {
   bool queued = false;
@@ -46,27 +52,36 @@ void Watcher::SetReplay(std::vector<EventPtr> replay) {
     absl::MutexLock lock(&mu_);
     uint64_t replay_last = 0;
     for (EventPtr& event : replay) {
-      if (event == nullptr || event->sequence <= replay_last) continue;
+      if (event == nullptr || event->sequence <= replay_last) {
+        Anomaly("replay event out of order:", event == nullptr ? 0 : event->sequence);
+        continue;
+      }
       replay_last = event->sequence;
       replay_.push_back(std::move(event));
       queued = true;
     }
-    // Live events can arrive before the replay is handed over (the backplane
-    // registers the subscriber first); drop any the replay already carries.
-    while (!live_.empty() && live_.front()->sequence <= replay_last) live_.pop_front();
+    // Live events can arrive before the replay is handed over (the store
+    // registers the subscriber first), but the hub starts them after the
+    // replay's last sequence: one the replay carries is a can't-happen.
+    while (!live_.empty() && live_.front()->sequence <= replay_last) {
+      Anomaly("live event already in the replay:", live_.front()->sequence);
+      live_.pop_front();
+    }
     last_queued_ = std::max(last_queued_, replay_last);
   }
   if (queued && wake_) wake_();
 }
 
 void Watcher::OnEvent(EventPtr event) {
-  if (event == nullptr) return;
+  if (event == nullptr) return Anomaly("null live event", 0);
   {
     absl::MutexLock lock(&mu_);
     if (const auto* withdrawn = std::get_if<DocumentWithdrawn>(&event->event)) {
       PurgeQueued(withdrawn->document_id);
     }
-    if (overflowed_ || event->sequence <= last_queued_) return;
+    if (overflowed_) return;
+    if (event->sequence <= last_queued_)
+      return Anomaly("live event already queued:", event->sequence);
     if (live_.size() >= capacity_ && !IsSessionEnded(event)) {
       overflowed_ = true;
       live_.clear();  // the writer ends the stream; the client resumes

@@ -7,6 +7,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "service/common/observer.h"
 #include "service/sessions/session_store.h"
 
 namespace docshare {
@@ -26,8 +27,10 @@ EventPtr WithoutPreviews(const SessionEvent& shared_event);
 class Watcher final : public Subscriber {
  public:
   // `wake` is called (without the lock held) when an event or an overflow
-  // arrives; it must not block.
-  Watcher(size_t capacity, std::function<void()> wake);
+  // arrives; it must not block. `observer` hears of events the hub should
+  // never hand over (a null event, a sequence already queued): the anomaly
+  // "watcher_duplicate", and the event is dropped.
+  Watcher(size_t capacity, std::function<void()> wake, Observer& observer);
 
   void SetReplay(std::vector<EventPtr> replay);
   void OnEvent(EventPtr event) override;
@@ -47,16 +50,21 @@ class Watcher final : public Subscriber {
   // previews, so a slow watcher is never sent bytes that were taken back.
   void PurgeQueued(const std::string& document_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Counts and drops an event that cannot be queued.
+  void Anomaly(std::string_view detail, uint64_t sequence);
+
   const size_t capacity_;
   std::function<void()> wake_;
+  Observer& observer_;
   mutable absl::Mutex mu_;
   std::deque<EventPtr> replay_ ABSL_GUARDED_BY(mu_);
   std::deque<EventPtr> live_ ABSL_GUARDED_BY(mu_);
   bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
   bool lost_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t last_delivered_ ABSL_GUARDED_BY(mu_) = 0;
-  // Highest sequence queued (replay or live): anything at or below it is a
-  // duplicate at the replay/live seam and is dropped.
+  // Highest sequence queued (replay or live). The hub starts live events
+  // right after the replay, so anything at or below it is a can't-happen:
+  // counted (Anomaly) and dropped.
   uint64_t last_queued_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -211,6 +211,7 @@ App::App(Config config, const Clock& clock, Observer& observer, Logger& log,
         .signer = *preview_urls_,
         .offload = *http_offload_,
         .observer = http_observer_ref,
+        .sessions = observer_,
         .admit = [this](const std::string& session,
                         const Caller& caller) -> absl::StatusOr<std::shared_ptr<void>> {
           absl::StatusOr<Admission::WatchSlot> slot =

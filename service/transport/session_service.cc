@@ -123,7 +123,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
         event_bytes_(event_bytes),
         session_id_(request.session_id()),
         by_url_(request.preview_delivery() == v1::PREVIEW_DELIVERY_URL) {
-    watcher_ = std::make_unique<Watcher>(deps.watcher_queue, [this] { Pump(); });
+    watcher_ = std::make_unique<Watcher>(
+        deps.watcher_queue, [this] { Pump(); }, deps.observer);
     if (!streams_.Add(this)) {
       HandOff(this);
       Finish(ToGrpcStatus(DrainingError()));

@@ -115,6 +115,7 @@ class SessionRoutesTest : public ::testing::TestWithParam<Store> {
                                                         .signer = signer_,
                                                         .offload = offload_,
                                                         .observer = metrics_,
+                                                        .sessions = domain_metrics_,
                                                         .admit = std::move(admit),
                                                         .watcher_queue = watcher_queue});
     // As the App wires it: a withdrawal drops this replica's cached copies.

@@ -31,8 +31,14 @@ class RecordingObserver final : public Observer {
  public:
   void SessionsActive(int64_t count) override { active.push_back(count); }
   void RetainedPreviewBytes(int64_t bytes) override { retained.push_back(bytes); }
+  void SessionAnomaly(std::string_view what, std::string_view /*detail*/) override {
+    anomalies.fetch_add(1);
+    last_anomaly = std::string(what);  // only read after the threads joined
+  }
   std::vector<int64_t> active;
   std::vector<int64_t> retained;
+  std::atomic<int> anomalies{0};
+  std::string last_anomaly;
 };
 
 std::vector<uint64_t> Sequences(const std::vector<EventPtr>& events) {
@@ -218,7 +224,8 @@ TEST_F(MemoryStoreTest, WatcherSeesEveryEventOnceUnderConcurrentAppends) {
       done.store(i + 1);
     }
   });
-  Watcher watcher(kAppends + 1, [] {});
+  Watcher watcher(
+      kAppends + 1, [] {}, observer_);
   while (done.load() < kAppends / 4) {
   }  // subscribe mid-stream
   {
@@ -236,6 +243,8 @@ TEST_F(MemoryStoreTest, WatcherSeesEveryEventOnceUnderConcurrentAppends) {
   ASSERT_NE(last, nullptr);
   EXPECT_EQ(last->sequence, kAppends + 1u);
   EXPECT_NE(AsEnded(last), nullptr);
+  EXPECT_EQ(observer_.anomalies.load(), 0)
+      << observer_.last_anomaly;  // the seam: no duplicate
 }
 
 TEST_F(MemoryStoreTest, EndDeliversSessionEndedToEveryWatcherAndPurges) {

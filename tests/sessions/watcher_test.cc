@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "service/common/observer.h"
 
 namespace docshare {
 namespace {
@@ -23,6 +24,15 @@ EventPtr Ended(uint64_t sequence) {
   event->event = SessionEnded{"ended"};
   return event;
 }
+
+// Counts the watcher's "watcher_duplicate" anomalies.
+class Anomalies final : public Observer {
+ public:
+  void SessionAnomaly(std::string_view what, std::string_view) override {
+    if (what == "watcher_duplicate") ++count;
+  }
+  int count = 0;
+};
 
 std::vector<uint64_t> Drain(Watcher& watcher) {
   std::vector<uint64_t> out;
@@ -46,7 +56,8 @@ TEST(WatcherTest, AWithdrawalPurgesQueuedCopiesOfTheDocument) {
     event->event = DocumentShared{std::move(document)};
     return EventPtr(std::move(event));
   };
-  Watcher watcher(8, nullptr);
+  Anomalies anomalies;
+  Watcher watcher(8, nullptr, anomalies);
   watcher.SetReplay({shared(1, "a")});
   watcher.OnEvent(shared(2, "b"));
   watcher.OnEvent(shared(3, "a"));  // (a second copy, as a seam could hold)
@@ -73,7 +84,9 @@ TEST(WatcherTest, AWithdrawalPurgesQueuedCopiesOfTheDocument) {
 
 TEST(WatcherTest, ReplayThenLiveInOrder) {
   int wakes = 0;
-  Watcher watcher(8, [&] { ++wakes; });
+  Anomalies anomalies;
+  Watcher watcher(
+      8, [&] { ++wakes; }, anomalies);
   EXPECT_EQ(watcher.Pop(), nullptr);
   EXPECT_EQ(watcher.last_delivered(), 0u);
   watcher.SetReplay({Doc(1), Doc(2)});
@@ -86,7 +99,9 @@ TEST(WatcherTest, ReplayThenLiveInOrder) {
 }
 
 TEST(WatcherTest, LiveBeforeReplayStillDeliversReplayFirst) {
-  Watcher watcher(8, [] {});
+  Anomalies anomalies;
+  Watcher watcher(
+      8, [] {}, anomalies);
   // The backplane registers the subscriber before the transport hands the
   // replay over: a live event may come first.
   watcher.OnEvent(Doc(3));
@@ -95,27 +110,49 @@ TEST(WatcherTest, LiveBeforeReplayStillDeliversReplayFirst) {
   EXPECT_EQ(Drain(watcher), (std::vector<uint64_t>{1, 2, 3, 4}));
 }
 
-TEST(WatcherTest, DuplicatesAtTheSeamAreDropped) {
-  Watcher watcher(8, [] {});
+// The hub starts live events after the replay, so a duplicate is a
+// can't-happen: still dropped, and counted.
+TEST(WatcherTest, DuplicatesAtTheSeamAreDroppedAndCounted) {
+  Anomalies anomalies;
+  Watcher watcher(
+      8, [] {}, anomalies);
   watcher.OnEvent(Doc(2));  // also in the replay below
   watcher.OnEvent(Doc(3));
   watcher.SetReplay({Doc(1), Doc(2)});
   watcher.OnEvent(Doc(3));
   watcher.OnEvent(Doc(1));
   watcher.OnEvent(Doc(4));
+  watcher.OnEvent(nullptr);
   EXPECT_EQ(Drain(watcher), (std::vector<uint64_t>{1, 2, 3, 4}));
+  // Doc(2) live before the replay, Doc(3) and Doc(1) again, the null event.
+  EXPECT_EQ(anomalies.count, 4);
+}
+
+TEST(WatcherTest, InOrderEventsAreNoAnomaly) {
+  Anomalies anomalies;
+  Watcher watcher(
+      8, [] {}, anomalies);
+  watcher.OnEvent(Doc(3));
+  watcher.SetReplay({Doc(1), Doc(2)});
+  watcher.OnEvent(Doc(4));
+  EXPECT_EQ(Drain(watcher), (std::vector<uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(anomalies.count, 0);
 }
 
 TEST(WatcherTest, EmptyReplayDoesNotWake) {
   int wakes = 0;
-  Watcher watcher(8, [&] { ++wakes; });
+  Anomalies anomalies;
+  Watcher watcher(
+      8, [&] { ++wakes; }, anomalies);
   watcher.SetReplay({});
   EXPECT_EQ(wakes, 0);
   EXPECT_EQ(watcher.Pop(), nullptr);
 }
 
 TEST(WatcherTest, ReplayIsNotBoundedByCapacity) {
-  Watcher watcher(2, [] {});
+  Anomalies anomalies;
+  Watcher watcher(
+      2, [] {}, anomalies);
   std::vector<EventPtr> replay;
   for (uint64_t i = 1; i <= 100; ++i) replay.push_back(Doc(i));
   watcher.SetReplay(std::move(replay));
@@ -127,7 +164,9 @@ TEST(WatcherTest, ReplayIsNotBoundedByCapacity) {
 
 TEST(WatcherTest, OverflowMarksAndKeepsLastDelivered) {
   int wakes = 0;
-  Watcher watcher(2, [&] { ++wakes; });
+  Anomalies anomalies;
+  Watcher watcher(
+      2, [&] { ++wakes; }, anomalies);
   watcher.SetReplay({Doc(1)});
   ASSERT_NE(watcher.Pop(), nullptr);
   watcher.OnEvent(Doc(2));
@@ -147,7 +186,9 @@ TEST(WatcherTest, OverflowMarksAndKeepsLastDelivered) {
 }
 
 TEST(WatcherTest, PoppingMakesRoom) {
-  Watcher watcher(1, [] {});
+  Anomalies anomalies;
+  Watcher watcher(
+      1, [] {}, anomalies);
   for (uint64_t i = 1; i <= 10; ++i) {
     watcher.OnEvent(Doc(i));
     EventPtr event = watcher.Pop();
@@ -159,7 +200,9 @@ TEST(WatcherTest, PoppingMakesRoom) {
 }
 
 TEST(WatcherTest, SessionEndedIsQueuedEvenWhenFull) {
-  Watcher watcher(1, [] {});
+  Anomalies anomalies;
+  Watcher watcher(
+      1, [] {}, anomalies);
   watcher.OnEvent(Doc(1));
   watcher.OnEvent(Ended(2));
   EXPECT_FALSE(watcher.overflowed());
@@ -170,14 +213,19 @@ TEST(WatcherTest, WakeIsCalledWithoutTheLockHeld) {
   // A wake that reads the watcher would deadlock if the lock were held.
   std::unique_ptr<Watcher> watcher;
   std::vector<uint64_t> popped;
-  watcher = std::make_unique<Watcher>(1, [&] {
-    if (watcher->overflowed()) return;
-    while (EventPtr event = watcher->Pop()) popped.push_back(event->sequence);
-  });
+  Anomalies anomalies;
+  watcher = std::make_unique<Watcher>(
+      1,
+      [&] {
+        if (watcher->overflowed()) return;
+        while (EventPtr event = watcher->Pop()) popped.push_back(event->sequence);
+      },
+      anomalies);
   watcher->SetReplay({Doc(1)});
   watcher->OnEvent(Doc(2));
   watcher->OnEvent(Doc(3));
   EXPECT_EQ(popped, (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(anomalies.count, 0);
 }
 
 }  // namespace
@@ -188,7 +236,9 @@ namespace {
 
 TEST(WatcherLostTest, ALostBackplaneEndsTheStreamAtTheLastDelivered) {
   int wakes = 0;
-  Watcher watcher(8, [&] { ++wakes; });
+  Anomalies anomalies;
+  Watcher watcher(
+      8, [&] { ++wakes; }, anomalies);
   watcher.SetReplay({Doc(1), Doc(2)});
   ASSERT_NE(watcher.Pop(), nullptr);
   EXPECT_FALSE(watcher.lost());
