@@ -73,7 +73,7 @@ class HttpApi {
 
 // An error answer (JSON) for `status`, with Retry-After when it is a 503.
 HttpResponse ErrorResponse(const absl::Status& status);
-// 503: the offload pool's queue is full.
+// 503: the store refused a dispatch (too many calls wait for it).
 HttpResponse BusyResponse();
 // A JSON answer, never cached.
 HttpResponse JsonResponse(int status, std::string json);

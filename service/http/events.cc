@@ -74,10 +74,10 @@ class SseStream final : public HttpStream,
   void Closed() override {
     deps_.observer.StreamsActive(-1);
     // Unsubscribing may wait for a delivery in progress (the Redis store can
-    // read while it delivers): off the loop. The task keeps this alive, so
+    // read while it delivers): dispatched to the store. The task keeps this alive, so
     // the store never calls a freed watcher.
     std::shared_ptr<SseStream> self = shared_from_this();
-    if (!deps_.offload.Run([self] { self->Release(); })) Release();
+    if (!deps_.backplane.Dispatch([self] { self->Release(); })) Release();
   }
 
  private:
@@ -155,7 +155,7 @@ void EventsRoute::Handle(const HttpRequest& request, std::string session_id,
     exchange->Stream(std::move(head), std::move(stream));
     return absl::OkStatus();
   };
-  const bool queued = deps_.offload.Run([open, exchange] {
+  const bool queued = deps_.backplane.Dispatch([open, exchange] {
     if (absl::Status s = open(); !s.ok()) exchange->Answer(ErrorResponse(s));
   });
   if (!queued) {

@@ -12,7 +12,6 @@
 #include "service/common/observer.h"
 #include "service/http/exchange.h"
 #include "service/http/http_observer.h"
-#include "service/http/offload.h"
 #include "service/sessions/session_store.h"
 
 namespace docshare {
@@ -32,7 +31,6 @@ class EventsRoute {
   struct Deps {
     SessionStore& backplane;
     const PreviewUrlSigner& signer;
-    Offload& offload;
     HttpObserver& observer;
     Observer& sessions;   // a watcher's anomalies (Watcher)
     WatchAdmitter admit;  // null: no caps

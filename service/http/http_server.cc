@@ -199,7 +199,7 @@ class HttpServer::Impl {
   }
 
   void Stop() {
-    // A route may still hold an exchange (an offload thread finishing a
+    // A route may still hold an exchange (a store thread finishing a
     // store call): its release posts to this loop, so the loop runs until
     // every exchange is gone (bounded; past the bound it is counted).
     {
@@ -415,7 +415,7 @@ class HttpServer::Impl::Connection
         server.api().observer().Anomaly("route_gave_no_answer");
         Answer(ErrorResponse(absl::InternalError("the route gave no answer")));
       }
-      // A route lets go of its exchange on any thread (an offload worker);
+      // A route lets go of its exchange on any thread (a store thread);
       // the connection's last reference is dropped on the loop, where its
       // destructor may touch the server's stream set.
       auto loop = connection_->stream_.get_executor();

@@ -23,7 +23,8 @@ void LifecycleRoutes::GetSession(std::string session_id, const Caller& caller,
     exchange->Answer(json.ok() ? JsonResponse(200, *std::move(json))
                                : ErrorResponse(json.status()));
   };
-  if (!deps_.offload.Run(std::move(call))) exchange->Answer(BusyResponse());
+  if (!deps_.lifecycle.backplane.Dispatch(std::move(call)))
+    exchange->Answer(BusyResponse());
 }
 
 void LifecycleRoutes::Withdraw(std::string session_id, std::string document_id,
@@ -58,14 +59,15 @@ void LifecycleRoutes::Acknowledge(std::string session_id, std::string document_i
 
 void LifecycleRoutes::NoContent(std::function<absl::Status()> call,
                                 ExchangePtr exchange) {
-  const bool queued = deps_.offload.Run([call = std::move(call), exchange] {
-    const absl::Status s = call();
-    if (!s.ok()) return exchange->Answer(ErrorResponse(s));
-    HttpResponse response;
-    response.status = 204;
-    response.AddHeader("Cache-Control", "no-store");
-    exchange->Answer(std::move(response));
-  });
+  const bool queued =
+      deps_.lifecycle.backplane.Dispatch([call = std::move(call), exchange] {
+        const absl::Status s = call();
+        if (!s.ok()) return exchange->Answer(ErrorResponse(s));
+        HttpResponse response;
+        response.status = 204;
+        response.AddHeader("Cache-Control", "no-store");
+        exchange->Answer(std::move(response));
+      });
   if (!queued) exchange->Answer(BusyResponse());
 }
 

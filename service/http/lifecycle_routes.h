@@ -6,7 +6,6 @@
 
 #include "service/auth/tokens.h"
 #include "service/http/exchange.h"
-#include "service/http/offload.h"
 #include "service/transport/lifecycle.h"
 
 namespace docshare {
@@ -14,13 +13,12 @@ namespace docshare {
 // The document lifecycle over HTTP (DESIGN "HTTP"): GET /v1/sessions/{id}
 // (the Session as GetSession, URL previews), POST …/documents/{id}:withdraw
 // and :acknowledge (204). The rules, store calls and errors are gRPC's
-// (transport/lifecycle.h); each call runs on the offload pool, never on the
-// event loop.
+// (transport/lifecycle.h); each call is dispatched to the store, never
+// waiting on the event loop.
 class LifecycleRoutes {
  public:
   struct Deps {
-    LifecycleDeps lifecycle;
-    Offload& offload;
+    LifecycleDeps lifecycle;  // its store runs the calls (Dispatch)
   };
 
   explicit LifecycleRoutes(Deps deps) : deps_(deps) {}

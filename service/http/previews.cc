@@ -90,7 +90,7 @@ void PreviewRoute::Handle(const HttpRequest& request, ExchangePtr exchange) {
 }
 
 void PreviewRoute::Load(const PreviewRef& ref, std::string key) {
-  const bool queued = deps_.offload.Run([this, ref, key] {
+  const bool queued = deps_.backplane.Dispatch([this, ref, key] {
     absl::StatusOr<std::shared_ptr<const Document>> document =
         deps_.backplane.ReadDocument(ref.session_id, ref.nonce,
                                      static_cast<uint64_t>(ref.sequence));

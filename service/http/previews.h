@@ -14,7 +14,6 @@
 #include "service/common/clock.h"
 #include "service/http/exchange.h"
 #include "service/http/http_observer.h"
-#include "service/http/offload.h"
 #include "service/sessions/session_store.h"
 
 namespace docshare {
@@ -33,7 +32,6 @@ class PreviewRoute {
   struct Deps {
     SessionStore& backplane;
     const PreviewUrlSigner& signer;
-    Offload& offload;
     HttpObserver& observer;
     const Clock& clock;
   };
@@ -44,7 +42,7 @@ class PreviewRoute {
 
   PreviewRoute(Deps deps, Options options);
 
-  // On the event loop; never blocks (a store read goes to the offload pool).
+  // On the event loop; never blocks (a store read is dispatched to the store).
   void Handle(const HttpRequest& request, ExchangePtr exchange);
 
   // A withdrawal (the store's purge listener, on every replica): cached

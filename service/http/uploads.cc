@@ -75,7 +75,7 @@ void UploadRoute::Handle(const HttpRequest& request, std::string session_id,
           return true;
         });
   };
-  if (!deps_.offload.Run(std::move(begin))) {
+  if (!deps_.backplane.Dispatch(std::move(begin))) {
     exchange->Answer(BusyResponse());
   }
 }

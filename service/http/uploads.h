@@ -9,7 +9,6 @@
 #include "service/auth/tokens.h"
 #include "service/http/exchange.h"
 #include "service/http/http_observer.h"
-#include "service/http/offload.h"
 #include "service/pipeline/pipeline.h"
 
 namespace docshare {
@@ -23,7 +22,7 @@ class UploadRoute {
  public:
   struct Deps {
     Pipeline& pipeline;
-    Offload& offload;
+    SessionStore& backplane;  // authorizing is dispatched to it
     HttpObserver& observer;
     // Signs the 201's preview URLs; null: `url` stays empty.
     const PreviewUrlSigner* signer = nullptr;
@@ -33,7 +32,7 @@ class UploadRoute {
 
   explicit UploadRoute(Deps deps) : deps_(std::move(deps)) {}
 
-  // On the loop: authorizing asks the store, so it runs off the loop; the
+  // On the loop: authorizing asks the store, so it is dispatched there; the
   // body is then read and fed to the pipeline as it arrives.
   void Handle(const HttpRequest& request, std::string session_id, const Caller& caller,
               ExchangePtr exchange);

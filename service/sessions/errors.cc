@@ -90,6 +90,11 @@ absl::Status AfterSequenceBeyondEnd(std::string_view id, uint64_t after, uint64_
                                             " of session ", std::string(id)));
 }
 
+absl::Status StoreBusy() {
+  return absl::ResourceExhaustedError(
+      "too many session calls are waiting for the session store; retry later");
+}
+
 absl::Status NoSuchDocument(std::string_view id, uint64_t sequence) {
   return absl::NotFoundError(absl::StrCat(
       "session ", std::string(id), " has no document shared at sequence ", sequence));

@@ -44,6 +44,8 @@ absl::Status WithdrawNotAllowed(std::string_view document_id, Role by, Role shar
 absl::Status DocumentIsWithdrawn(std::string_view document_id);
 // NOT_FOUND: a preview URL names no document of this start of the session.
 absl::Status NoSuchDocument(std::string_view id, uint64_t sequence);
+// RESOURCE_EXHAUSTED: SessionStore::Dispatch refused (too many calls wait).
+absl::Status StoreBusy();
 // OUT_OF_RANGE.
 absl::Status AfterSequenceBeyondEnd(std::string_view id, uint64_t after, uint64_t last);
 

@@ -216,7 +216,7 @@ struct RedisStore::Reply {
 };
 
 RedisStore::RedisStore(RedisAddress address, const Clock& clock, SessionCaps caps,
-                       Observer& observer)
+                       Observer& observer, RedisCallThreads call_threads)
     : address_(std::move(address)),
       clock_(clock),
       caps_(caps),
@@ -229,9 +229,11 @@ RedisStore::RedisStore(RedisAddress address, const Clock& clock, SessionCaps cap
       replica_(RandomToken(9)) {
   if (pipe2(wake_, O_CLOEXEC) != 0) std::abort();  // out of descriptors at start-up
   pubsub_ = std::thread([this] { PubSubLoop(); });
+  calls_ = std::make_unique<StoreThreads>(call_threads.threads, call_threads.queue);
 }
 
 RedisStore::~RedisStore() {
+  calls_->Stop();
   {
     std::lock_guard lock(stop_mu_);
     stopping_ = true;
@@ -245,6 +247,12 @@ RedisStore::~RedisStore() {
 }
 
 bool RedisStore::Healthy() { return subscribed_.load(); }
+
+bool RedisStore::Dispatch(std::function<void()> call) {
+  return calls_->Submit(std::move(call));
+}
+
+void RedisStore::FinishCalls() { calls_->Stop(); }
 
 bool RedisStore::WaitHealthy(absl::Duration timeout) {
   std::unique_lock lock(stop_mu_);

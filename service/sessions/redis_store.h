@@ -49,6 +49,7 @@
 #include "service/sessions/replay_cache.h"
 #include "service/sessions/session_hub.h"
 #include "service/sessions/session_store.h"
+#include "service/sessions/store_threads.h"
 
 namespace docshare {
 
@@ -59,10 +60,17 @@ struct RedisAddress {
   RedisSecurity security;  // rediss:// and AUTH
 };
 
+// RedisStore::Dispatch's threads: as many as pooled connections are worth
+// keeping busy, and a queue that absorbs a burst while Redis is slow.
+struct RedisCallThreads {
+  int threads = 8;
+  size_t queue = 4096;
+};
+
 class RedisStore final : public SessionStore {
  public:
   RedisStore(RedisAddress address, const Clock& clock, SessionCaps caps,
-             Observer& observer);
+             Observer& observer, RedisCallThreads call_threads = RedisCallThreads{});
   ~RedisStore() override;
 
   absl::StatusOr<SessionInfo> Start(const SessionSettings& settings) override;
@@ -82,6 +90,9 @@ class RedisStore final : public SessionStore {
       std::string_view id, std::string_view nonce, uint64_t sequence) override;
   void ExpireDue() override;
   bool Healthy() override;
+  // On this store's threads (RedisCallThreads).
+  bool Dispatch(std::function<void()> call) override;
+  void FinishCalls() override;
 
   // Waits (bounded) until the Pub/Sub connection is up; for tests and
   // start-up logs.
@@ -125,6 +136,9 @@ class RedisStore final : public SessionStore {
   std::atomic<bool> subscribed_{false};
   int wake_[2] = {-1, -1};  // a pipe: written once to stop the Pub/Sub thread
   std::thread pubsub_;
+  // Callers' dispatched calls; stopped (what is queued runs) first thing in
+  // the destructor at the latest, while everything they use is still here.
+  std::unique_ptr<StoreThreads> calls_;
 };
 
 }  // namespace docshare

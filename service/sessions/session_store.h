@@ -83,9 +83,33 @@ class Subscription {
   virtual ~Subscription() = default;
 };
 
+// Asynchronous: a caller never calls the methods below from a gRPC callback
+// thread or the HTTP event loop, but hands the calls, and what completes
+// them, to Dispatch:
+//
+//   if (!store.Dispatch([=] { reactor->Finish(Grpc(store.End(id, why))); }))
+//     reactor->Finish(Grpc(StoreBusy()));
+//
+// The memory store runs the call at once on the calling thread (its methods
+// take short locks and do no I/O); the Redis store queues it on its own
+// threads (StoreThreads), where the round trips wait. The completion, the
+// reactor or exchange resuming, is the callback's last step. A request's
+// several store calls (authorize, then mutate) are one dispatched call, in
+// order, with no callback nesting.
 class SessionStore {
  public:
   virtual ~SessionStore() = default;
+
+  // Runs `call` where this store's calls may wait (above). False when too
+  // many calls are waiting: `call` never runs, and the caller answers
+  // StoreBusy() (gRPC) or 503 (HTTP). Never blocks.
+  virtual bool Dispatch(std::function<void()> call) {
+    call();
+    return true;
+  }
+  // Runs what is dispatched and waiting, then refuses (Dispatch false):
+  // called when the server has stopped, before what the calls touch goes.
+  virtual void FinishCalls() {}
 
   // Starts a session. An active session with the same settings: returns it
   // (same nonce). Different settings: ALREADY_EXISTS. An ended or expired

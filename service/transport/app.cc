@@ -114,11 +114,6 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   return grpc::experimental::TlsServerCredentials(options);
 }
 
-// Threads for the HTTP routes' blocking store calls (Redis round trips), and
-// how many calls may wait for one (beyond: 503).
-constexpr int kHttpOffloadThreads = 4;
-constexpr size_t kHttpOffloadQueue = 4096;
-
 constexpr char kSessionService[] = "docshare.v1.SessionService";
 constexpr char kDocumentService[] = "docshare.v1.DocumentService";
 // gRPC health for liveness (the chart's probe): SERVING while the process
@@ -186,10 +181,8 @@ App::App(Config config, const Clock& clock, Observer& observer, Logger& log,
         std::make_unique<PreviewUrlSigner>(config_.TokenSecrets().front(), clock_,
                                            config_.preview_url_ttl, config_.public_url);
   }
-  calls_ = std::make_unique<CallPool>(4, 4096);
   ServiceDeps deps{*backplane_, *pipeline_, *tokens_, config_.admin_token,
                    observer_,   clock_,     log_};
-  deps.calls = calls_.get();
   deps.preview_urls = preview_urls_.get();
   deps.default_ttl = config_.session_ttl;
   deps.watcher_queue = static_cast<size_t>(config_.watcher_queue);
@@ -200,16 +193,14 @@ App::App(Config config, const Clock& clock, Observer& observer, Logger& log,
   if (config_.http_address != "off") {
     HttpObserver& http_observer_ref =
         http_observer != nullptr ? *http_observer : null_http_observer_;
-    // The HTTP routes' store calls, off the event loop.
-    http_offload_ = std::make_unique<Offload>(kHttpOffloadThreads, kHttpOffloadQueue);
+    // The HTTP routes' store calls are dispatched to the store (never
+    // waiting on the event loop), as the gRPC services' are.
     previews_ = std::make_unique<PreviewRoute>(
-        PreviewRoute::Deps{*backplane_, *preview_urls_, *http_offload_, http_observer_ref,
-                           clock_},
+        PreviewRoute::Deps{*backplane_, *preview_urls_, http_observer_ref, clock_},
         PreviewRoute::Options{});
     events_ = std::make_unique<EventsRoute>(EventsRoute::Deps{
         .backplane = *backplane_,
         .signer = *preview_urls_,
-        .offload = *http_offload_,
         .observer = http_observer_ref,
         .sessions = observer_,
         .admit = [this](const std::string& session,
@@ -222,14 +213,14 @@ App::App(Config config, const Clock& clock, Observer& observer, Logger& log,
         .watcher_queue = static_cast<size_t>(config_.watcher_queue)});
     uploads_ = std::make_unique<UploadRoute>(
         UploadRoute::Deps{.pipeline = *pipeline_,
-                          .offload = *http_offload_,
+                          .backplane = *backplane_,
                           .observer = http_observer_ref,
                           .signer = preview_urls_.get(),
                           .allow_share = [this](const Caller& caller) {
                             return admission_->AllowShare(TokenKey(caller));
                           }});
     lifecycle_ = std::make_unique<LifecycleRoutes>(
-        LifecycleRoutes::Deps{.lifecycle = LifecycleOf(deps), .offload = *http_offload_});
+        LifecycleRoutes::Deps{.lifecycle = LifecycleOf(deps)});
     // Validate has parsed the list already.
     http_api_ = std::make_unique<HttpApi>(
         HttpApi::Deps{.tokens = *tokens_,
@@ -354,7 +345,9 @@ void App::Drain(absl::Duration timeout) {
   pool_->Shutdown();
   server_->Wait();
   http_.reset();
-  http_offload_.reset();  // after the server: its streams release through it
+  // What the server's calls dispatched and is still queued (an SSE stream's
+  // release) runs now, while the routes and caps it touches are here.
+  backplane_->FinishCalls();
 }
 
 }  // namespace docshare

@@ -14,7 +14,6 @@
 #include "service/config/config.h"
 #include "service/http/api.h"
 #include "service/http/http_server.h"
-#include "service/http/offload.h"
 #include "service/pipeline/pipeline.h"
 #include "service/sessions/session_store.h"
 #include "service/transport/reflection_v1.h"
@@ -69,8 +68,7 @@ class App {
   std::unique_ptr<Admission> admission_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<PreviewUrlSigner>
-      preview_urls_;                 // gRPC and HTTP; null with --http-address=off
-  std::unique_ptr<CallPool> calls_;  // outlives server_
+      preview_urls_;  // gRPC and HTTP; null with --http-address=off
   StreamSet streams_;
   std::unique_ptr<SessionServiceImpl> session_service_;
   std::unique_ptr<DocumentServiceImpl> document_service_;
@@ -78,7 +76,6 @@ class App {
   std::unique_ptr<grpc::Server> server_;
   int grpc_port_ = 0;
   HttpObserver null_http_observer_;
-  std::unique_ptr<Offload> http_offload_;
   std::unique_ptr<PreviewRoute> previews_;
   std::unique_ptr<EventsRoute> events_;
   std::unique_ptr<UploadRoute> uploads_;

@@ -9,6 +9,7 @@
 #include "service/pipeline/authorize.h"
 #include "service/pipeline/sniff.h"
 #include "service/pipeline/upload_buffer.h"
+#include "service/sessions/errors.h"
 #include "service/transport/check_file.h"
 #include "service/transport/convert.h"
 #include "service/transport/handoff.h"
@@ -71,8 +72,7 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
     TakeOver(this);
     if (finished()) return;
     if (!ok) return EndOfStream();
-    if (!begun_ && request_.has_header() && deps_.calls != nullptr)
-      return BeginOffThread();
+    if (!begun_ && request_.has_header()) return BeginOffThread();
     absl::Status status = Consume();
     if (!status.ok()) {
       share_.reset();  // reports the verdict (metrics, log) before the client hears it
@@ -86,7 +86,7 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
   // shutdown deadline cuts them off.
   void OnDone() override {
     TakeOver(this);
-    {  // the header's Begin may still be returning on the call pool
+    {  // the header's Begin may still be returning on a store thread
       std::unique_lock lock(mu_);
       begin_cv_.wait(lock, [this] { return !in_begin_; });
     }
@@ -102,9 +102,10 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
 
  private:
   // The header authorizes the share against the store (a Redis round trip
-  // with --backplane=redis): on deps.calls, never on this callback thread.
-  // The next read starts when it is done. A deadline or drain meanwhile may
-  // finish the call; OnDone then waits for the pool to return.
+  // with --backplane=redis): dispatched to the store, never waiting on this
+  // callback thread (the memory store runs it here at once). The next read
+  // starts when it is done. A deadline or drain meanwhile may finish the
+  // call; OnDone then waits for the dispatched call to return.
   void BeginOffThread() {
     begun_ = true;
     {
@@ -124,13 +125,13 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
       in_begin_ = false;
       begin_cv_.notify_all();
     };
-    if (!deps_.calls->Submit(begin)) {
+    if (!deps_.backplane.Dispatch(begin)) {
       {
         std::lock_guard lock(mu_);
         in_begin_ = false;
       }
       share_.reset();
-      FinishOnce(ToGrpcStatus(CallPool::FullError()));
+      FinishOnce(ToGrpcStatus(StoreBusy()));
     }
   }
 
@@ -215,7 +216,7 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
   grpc::Alarm deadline_;
   std::mutex mu_;
   bool finished_ = false;
-  bool in_begin_ = false;  // guarded by mu_: Begin runs on deps.calls
+  bool in_begin_ = false;  // guarded by mu_: Begin runs dispatched to the store
   std::condition_variable begin_cv_;
   bool uploaded_ = false;
 };

@@ -22,7 +22,6 @@
 #include "service/pipeline/pipeline.h"
 #include "service/sessions/session_store.h"
 #include "service/transport/admission.h"
-#include "service/transport/call_pool.h"
 #include "service/transport/lifecycle.h"
 #include "service/transport/status.h"
 
@@ -49,8 +48,6 @@ struct ServiceDeps {
   size_t watcher_queue = 64;
   absl::Duration upload_timeout = absl::Seconds(60);
   Admission* admission = nullptr;  // caps and per-token rates; null: none
-  // Where unary RPCs' store calls run; null: on the calling thread (tests).
-  CallPool* calls = nullptr;
   // Signs PREVIEW_DELIVERY_URL previews; null (HTTP off): `url` stays empty.
   const PreviewUrlSigner* preview_urls = nullptr;
 };
@@ -60,9 +57,9 @@ inline LifecycleDeps LifecycleOf(const ServiceDeps& deps) {
   return {deps.backplane, deps.observer, deps.log, deps.preview_urls};
 }
 
-// Runs `work` on deps.calls (off gRPC's callback thread: it may wait on
-// Redis) and finishes `reactor` with its status; a full pool answers
-// RESOURCE_EXHAUSTED at once.
+// Runs `work` (store calls) where the store runs its calls (Dispatch: never
+// on this callback thread when they may wait on Redis) and finishes
+// `reactor` with its status; a refused dispatch answers StoreBusy() at once.
 void FinishOffThread(const ServiceDeps& deps, grpc::ServerUnaryReactor* reactor,
                      std::function<absl::Status()> work);
 

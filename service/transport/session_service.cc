@@ -13,6 +13,7 @@
 #include "service/common/error_info.h"
 #include "service/common/status_macros.h"
 #include "service/pipeline/authorize.h"
+#include "service/sessions/errors.h"
 #include "service/sessions/watcher.h"
 #include "service/transport/convert.h"
 #include "service/transport/handoff.h"
@@ -132,7 +133,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
     }
     registered_ = true;
     // Authorizing and the replay read are store calls (Redis round trips):
-    // they run on deps.calls, never on this gRPC callback thread. Until they
+    // dispatched to the store, never waiting on this gRPC callback thread. Until they
     // are done the stream is `subscribing_`: a cancel or a drain meanwhile is
     // held in `pending_` (finishing now could let gRPC delete the reactor
     // under the running call).
@@ -142,13 +143,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
       in_subscribe_ = true;
     }
     auto subscribe = [this, request] { Subscribed(request, Subscribe(request)); };
-    if (deps_.calls == nullptr) {
-      subscribe();
-    } else if (!deps_.calls->Submit(subscribe)) {
+    if (!deps_.backplane.Dispatch(subscribe)) {
       absl::MutexLock lock(&mu_);
       subscribing_ = false;
       in_subscribe_ = false;
-      FinishLocked(ToGrpcStatus(CallPool::FullError()));
+      FinishLocked(ToGrpcStatus(StoreBusy()));
     }
   }
 
@@ -170,7 +169,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
 
   void OnDone() override {
     TakeOver(this);
-    {  // Subscribed may still be returning on the call pool
+    {  // Subscribed may still be returning on a store thread
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](WatchReactor* r)
@@ -199,7 +198,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   }
 
  private:
-  // On deps.calls (on the constructor's thread without one): the stream
+  // Where the store ran the dispatched subscribe (this thread, for memory): the stream
   // starts, or ends with why it could not.
   void Subscribed(const v1::WatchSessionRequest& request, const absl::Status& status) {
     if (status.ok()) {
@@ -332,7 +331,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;  // the event in flight is SessionEnded
   bool headers_sent_ ABSL_GUARDED_BY(mu_) = false;
-  bool subscribing_ ABSL_GUARDED_BY(mu_) = false;   // Subscribe runs on deps.calls
+  bool subscribing_ ABSL_GUARDED_BY(mu_) =
+      false;  // Subscribe runs dispatched to the store
   bool in_subscribe_ ABSL_GUARDED_BY(mu_) = false;  // until Subscribed has returned
   std::optional<grpc::Status> pending_ ABSL_GUARDED_BY(mu_);  // an end meanwhile
   absl::Time in_flight_time_ ABSL_GUARDED_BY(mu_);

@@ -27,7 +27,6 @@
 #include "service/http/api.h"
 #include "service/http/http_server.h"
 #include "service/http/lifecycle_routes.h"
-#include "service/http/offload.h"
 #include "service/metrics/http_metrics.h"
 #include "service/metrics/metrics.h"
 #include "service/pipeline/sha256.h"
@@ -108,12 +107,11 @@ class SessionRoutesTest : public ::testing::TestWithParam<Store> {
     server_.reset();
     api_.reset();
     previews_ = std::make_unique<PreviewRoute>(
-        PreviewRoute::Deps{*backplane_, signer_, offload_, metrics_, clock_},
+        PreviewRoute::Deps{*backplane_, signer_, metrics_, clock_},
         PreviewRoute::Options{});
     events_ =
         std::make_unique<EventsRoute>(EventsRoute::Deps{.backplane = *backplane_,
                                                         .signer = signer_,
-                                                        .offload = offload_,
                                                         .observer = metrics_,
                                                         .sessions = domain_metrics_,
                                                         .admit = std::move(admit),
@@ -123,9 +121,8 @@ class SessionRoutesTest : public ::testing::TestWithParam<Store> {
         [previews = previews_.get()](const std::vector<std::string>& sha256) {
           previews->Forget(sha256);
         });
-    lifecycle_ = std::make_unique<LifecycleRoutes>(
-        LifecycleRoutes::Deps{.lifecycle = {*backplane_, domain_metrics_, log_, &signer_},
-                              .offload = offload_});
+    lifecycle_ = std::make_unique<LifecycleRoutes>(LifecycleRoutes::Deps{
+        .lifecycle = {*backplane_, domain_metrics_, log_, &signer_}});
     api_ = std::make_unique<HttpApi>(HttpApi::Deps{.tokens = tokens_,
                                                    .admin_token = kAdminToken,
                                                    .cors_origins = {},
@@ -257,7 +254,6 @@ class SessionRoutesTest : public ::testing::TestWithParam<Store> {
   Logger log_{LogLevel::kInfo, &log_text_};
   std::unique_ptr<testing::RedisServer> redis_;
   std::unique_ptr<SessionStore> backplane_;
-  Offload offload_{2, 1024};
   std::unique_ptr<PreviewRoute> previews_;
   std::unique_ptr<EventsRoute> events_;
   std::unique_ptr<LifecycleRoutes> lifecycle_;
@@ -510,7 +506,7 @@ TEST_P(SessionRoutesTest, WatcherCapIs429) {
   EXPECT_EQ(reply.Header("retry-after"), "1");
 }
 
-// A route may still hold its exchange on an offload thread when the server
+// A route may still hold its exchange on a store thread when the server
 // is destroyed (the app stopping, a test's TearDown): the exchange's release
 // posts to the server's loop, so the server goes only after it (ASan caught a
 // use after free of the loop here).

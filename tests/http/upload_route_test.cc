@@ -22,7 +22,6 @@
 #include "service/common/observer.h"
 #include "service/http/api.h"
 #include "service/http/http_server.h"
-#include "service/http/offload.h"
 #include "service/metrics/http_metrics.h"
 #include "service/pipeline/pipeline.h"
 #include "service/pipeline/vips_boundary.h"
@@ -59,7 +58,7 @@ class UploadRouteTest : public ::testing::Test {
     api_.reset();
     uploads_ = std::make_unique<UploadRoute>(
         UploadRoute::Deps{.pipeline = pipeline_,
-                          .offload = offload_,
+                          .backplane = backplane_,
                           .observer = metrics_,
                           .signer = &signer_,
                           .allow_share = std::move(allow_share)});
@@ -108,7 +107,6 @@ class UploadRouteTest : public ::testing::Test {
   Pipeline pipeline_{
       Pipeline::Deps{backplane_, renderer_, pool_, cache_, observer_, clock_}, Limits{},
       1 << 20};
-  Offload offload_{2, 64};
   SessionInfo session_;
   std::unique_ptr<UploadRoute> uploads_;
   std::unique_ptr<HttpApi> api_;

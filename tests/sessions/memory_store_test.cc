@@ -213,6 +213,19 @@ TEST_F(MemoryStoreTest, NoGapNoDuplicateAtTheSeamUnderConcurrentAppends) {
   }
 }
 
+// The memory store does no I/O: a dispatched call runs at once, here.
+TEST_F(MemoryStoreTest, DispatchRunsTheCallAtOnceOnTheCallingThread) {
+  MustStart();
+  std::thread::id where;
+  absl::Status got = absl::UnknownError("not run");
+  EXPECT_TRUE(backplane_->Dispatch([&] {
+    where = std::this_thread::get_id();
+    got = backplane_->Get("s1").status();
+  }));
+  EXPECT_EQ(where, std::this_thread::get_id());
+  EXPECT_TRUE(got.ok()) << got;
+}
+
 TEST_F(MemoryStoreTest, WatcherSeesEveryEventOnceUnderConcurrentAppends) {
   Rebuild(SessionCaps{.max_documents = 100000});
   MustStart();

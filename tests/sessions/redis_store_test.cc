@@ -17,11 +17,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/common/clock.h"
 #include "service/common/log.h"
 #include "service/common/observer.h"
+#include "service/sessions/errors.h"
 #include "service/sessions/make_session_store.h"
 #include "service/sessions/watcher.h"
 #include "tests/support/redis_server.h"
@@ -482,6 +484,54 @@ TEST_F(RedisStoreTest, AWithdrawnDocumentLeavesNoByteInRedis) {
   // The log still has every sequence, in order.
   Recorder late;
   EXPECT_THAT(Sequences(MustSubscribe(*a_, late).replay), ElementsAre(1, 2, 3, 4));
+}
+
+// Issue 11: a caller hands its store calls to Dispatch, and with Redis they
+// wait on the store's own threads, never on the caller's (a gRPC callback
+// thread, the HTTP loop): Dispatch returns while Redis has not answered. A
+// full queue refuses (the caller answers StoreBusy / 503); FinishCalls runs
+// what waits, then refuses.
+TEST_F(RedisStoreTest, DispatchedCallsWaitOnTheStoresThreadsAndAFullQueueRefuses) {
+  RedisStore store(RedisAddress{"127.0.0.1", redis_->port(), 0}, clock_, caps_, observer_,
+                   RedisCallThreads{.threads = 1, .queue = 1});
+  ASSERT_TRUE(store.WaitHealthy(absl::Seconds(10)));
+  MustStart(store);
+  struct Call {
+    absl::Notification started, done;
+    std::thread::id thread;
+    absl::Status status;
+  };
+  auto get = [&store](Call& call) {
+    return [&store, &call] {
+      call.thread = std::this_thread::get_id();
+      call.started.Notify();
+      call.status = store.Get("s1").status();
+      call.done.Notify();
+    };
+  };
+  Call first, second;
+  redis_->Pause();
+  struct Resume {
+    ~Resume() { redis->Resume(); }
+    RedisServer* redis;
+  } resume{redis_};
+  ASSERT_TRUE(store.Dispatch(get(first)));
+  // Redis answers nothing: had the call run here, it would be over.
+  EXPECT_FALSE(first.done.HasBeenNotified());
+  ASSERT_TRUE(first.started.WaitForNotificationWithTimeout(absl::FromChrono(kWait)));
+  EXPECT_NE(first.thread, std::this_thread::get_id());
+  ASSERT_TRUE(store.Dispatch(get(second)));  // the queue's one place
+  EXPECT_FALSE(store.Dispatch([] { ADD_FAILURE() << "a refused call ran"; }));
+  EXPECT_EQ(StoreBusy().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_FALSE(first.done.HasBeenNotified());  // still waiting on Redis, not on us
+  redis_->Resume();
+  ASSERT_TRUE(first.done.WaitForNotificationWithTimeout(absl::FromChrono(kWait)));
+  // Answered once Redis resumed, or (a slow machine) the 1 s command timeout.
+  EXPECT_TRUE(first.status.ok() || absl::IsUnavailable(first.status)) << first.status;
+  ASSERT_TRUE(second.done.WaitForNotificationWithTimeout(absl::FromChrono(kWait)));
+  EXPECT_TRUE(second.status.ok()) << second.status;
+  store.FinishCalls();
+  EXPECT_FALSE(store.Dispatch([] { ADD_FAILURE() << "a call ran after FinishCalls"; }));
 }
 
 TEST(MakeSessionStoreTest, ParsesUrls) {

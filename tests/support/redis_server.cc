@@ -116,7 +116,18 @@ void StopProcess(pid_t& pid) {
   pid = -1;
 }
 
-void RedisServer::Stop() { StopProcess(pid_); }
+void RedisServer::Stop() {
+  Resume();  // a paused server would not hear SIGTERM
+  StopProcess(pid_);
+}
+
+void RedisServer::Pause() {
+  if (pid_ > 0) kill(pid_, SIGSTOP);
+}
+
+void RedisServer::Resume() {
+  if (pid_ > 0) kill(pid_, SIGCONT);
+}
 
 std::string RedisServer::Cli(const std::string& args) const {
   const std::string command =

@@ -29,6 +29,9 @@ class RedisServer {
   // the same port. Both wait, bounded, until it stops or answers PING.
   void Stop();
   bool Start();
+  // SIGSTOP / SIGCONT: connections stay open, and nothing is answered.
+  void Pause();
+  void Resume();
   // Runs a command through redis-cli; returns its output.
   std::string Cli(const std::string& args) const;
 
