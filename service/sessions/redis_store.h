@@ -27,16 +27,20 @@
 // stream, and every subscriber catches up from the stream after a
 // reconnect, so a lost connection delays events but never loses one.
 //
+// The parts: redis_connection (a hiredis connection and the pool of idle
+// ones), redis_scripts (the Lua scripts and their parsed replies),
+// redis_pubsub.cc (the Pub/Sub loop), redis_names (channels, decoding);
+// this file holds the store's calls. Callers' calls wait on the store's own
+// threads (Dispatch), never on theirs.
+//
 // Connecting is lazy: the constructor returns at once, Healthy() is false
 // until the Pub/Sub connection is up, and a background loop reconnects
 // with backoff. Commands fail fast with UNAVAILABLE (1 s connect and
 // command timeouts) while Redis is unreachable.
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,20 +49,14 @@
 #include "absl/synchronization/mutex.h"
 #include "service/common/clock.h"
 #include "service/common/observer.h"
-#include "service/sessions/redis_security.h"
+#include "service/sessions/redis_connection.h"
+#include "service/sessions/redis_scripts.h"
 #include "service/sessions/replay_cache.h"
 #include "service/sessions/session_hub.h"
 #include "service/sessions/session_store.h"
 #include "service/sessions/store_threads.h"
 
 namespace docshare {
-
-struct RedisAddress {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  int db = 0;
-  RedisSecurity security;  // rediss:// and AUTH
-};
 
 // RedisStore::Dispatch's threads: as many as pooled connections are worth
 // keeping busy, and a queue that absorbs a burst while Redis is slow.
@@ -98,19 +96,17 @@ class RedisStore final : public SessionStore {
   // start-up logs.
   bool WaitHealthy(absl::Duration timeout);
 
-  class Connection;  // one hiredis context
-
  private:
-  struct Reply;
   using Fetch = std::function<absl::StatusOr<std::vector<EventPtr>>(
       const std::string& id, const std::string& nonce, uint64_t from, uint64_t to)>;
-  absl::StatusOr<Reply> Script(int script, std::vector<std::string> args);
+  absl::StatusOr<ScriptReply> Script(RedisScript script, std::vector<std::string> args);
   // A reply not shaped as the script returns it: counted, then INTERNAL.
   absl::Status Unexpected(std::string_view what);
   // XRANGE of a session's log, sequences from..to (to = max: the end).
   Fetch FetchFunction();
   // The same through the replay cache (hub_->replay).
   Fetch CachedFetchFunction();
+  // The Pub/Sub connection and its thread (redis_pubsub.cc).
   void PubSubLoop();
   void ReportWatchers(absl::Time now) ABSL_LOCKS_EXCLUDED(report_mu_);
 
@@ -127,12 +123,11 @@ class RedisStore final : public SessionStore {
   // Sessions with watchers here at the last report.
   std::vector<std::string> reported_ ABSL_GUARDED_BY(report_mu_);
 
-  std::mutex pool_mu_;
-  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by pool_mu_
+  RedisPool pool_;  // commands and scripts
 
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;  // guarded by stop_mu_
+  absl::Mutex stop_mu_;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+  // Written under stop_mu_ (WaitHealthy waits on it), read without.
   std::atomic<bool> subscribed_{false};
   int wake_[2] = {-1, -1};  // a pipe: written once to stop the Pub/Sub thread
   std::thread pubsub_;
