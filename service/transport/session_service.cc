@@ -156,7 +156,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
     absl::MutexLock lock(&mu_);
     writing_ = false;
     if (!ok) return FinishLocked(ToGrpcStatus(absl::CancelledError("write failed")));
-    deps_.observer.EventDelivered(absl::Now() - in_flight_time_);
+    // The event's time is the store's clock's (injected), so is the delivery's.
+    deps_.observer.EventDelivered(deps_.clock.Now() - in_flight_time_);
     if (ended_) return FinishLocked(grpc::Status::OK);
     PumpLocked();
   }
