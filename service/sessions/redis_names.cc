@@ -19,6 +19,12 @@ int64_t ToI64(std::string_view s) {
   return absl::SimpleAtoi(absl::string_view(s.data(), s.size()), &v) ? v : 0;
 }
 
+SessionState StateOf(std::string_view s) {
+  return s == "active"    ? SessionState::kActive
+         : s == "expired" ? SessionState::kExpired
+                          : SessionState::kEnded;
+}
+
 uint64_t SequenceOfId(std::string_view id) { return ToU64(id.substr(0, id.find('-'))); }
 
 std::string EncodeBody(absl::Time time, EventBody body) {

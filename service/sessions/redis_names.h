@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "service/common/types.h"
+#include "service/sessions/session_store.h"
 
 namespace docshare {
 
@@ -24,6 +25,9 @@ inline constexpr std::string_view kPurgeChannelPrefix = "docshare:purge:";
 // A decimal Redis wrote (a script's reply, a hash field); 0 if it is not one.
 uint64_t ToU64(std::string_view s);
 int64_t ToI64(std::string_view s);
+
+// A session hash's state field ("active", "ended", "expired").
+SessionState StateOf(std::string_view s);
 
 // A stream entry ID "<seq>-1" to its sequence.
 uint64_t SequenceOfId(std::string_view id);

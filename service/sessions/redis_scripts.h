@@ -30,20 +30,47 @@ enum class RedisScript {
   kWatchers,
 };
 
-// A script's answer: a flat array whose first item is its outcome code
-// ("OK", "NOT_FOUND", "STATE", ...), then the code's values.
+// A script's outcome: the first item of its reply (the text in the .lua
+// files: "OK", "NOT_FOUND", "STATE", ...).
+enum class ScriptCode {
+  kOk,
+  kNotFound,      // no such session (never started, or forgotten)
+  kState,         // the session is not active: [state]
+  kStartedAgain,  // the nonce is of an earlier start of the id
+  kExists,        // Start with other settings: [ttl ms, consumer may share]
+  kRange,         // after_sequence beyond the log: [last sequence]
+  kDocs,          // --max-documents: [documents]
+  kSessionBytes,  // --max-session-bytes: [bytes held]
+  kRetained,      // --max-retained-bytes: [bytes held]
+  kNoDoc,         // no such document in the session
+  kDenied,        // not the role that shared it: [its role]
+  kWithdrawn,     // the document is withdrawn
+  kAlready,       // done before: no second event
+  kLost,          // a shared document's log entry is gone
+};
+
+// A script's reply parsed once: the code, and its values (the items after
+// it). RunScript checks that an error code carries as many values as the
+// scripts give it; the OK values, which differ by script, the caller checks
+// (Values).
 struct ScriptReply {
-  std::vector<std::string> items;
-  const std::string& code() const { return items.front(); }
+  ScriptCode code = ScriptCode::kOk;
+  std::vector<std::string> values;
 };
 
 // A reply not shaped as expected: the anomaly "unexpected_reply", then
 // INTERNAL with `what`.
 absl::Status UnexpectedReply(Observer& observer, std::string_view what);
 
+// The session errors every script may answer: kNotFound, kState and
+// kStartedAgain as their statuses (sessions/errors.h); OK for any other
+// code.
+absl::Status SessionErrorOf(const ScriptReply& reply, std::string_view id);
+
 // Runs `script` with `args` on a pooled connection. UNAVAILABLE when Redis
 // cannot be reached; an error reply, a reply that is not a non-empty array,
-// or an item that is neither a string nor an integer: UnexpectedReply.
+// an item that is neither a string nor an integer, an unknown code or one
+// with the wrong number of values: UnexpectedReply.
 absl::StatusOr<ScriptReply> RunScript(RedisPool& pool, RedisScript script,
                                       std::vector<std::string> args, Observer& observer);
 

@@ -34,14 +34,15 @@ constexpr size_t kNonceBytes = 16;
 
 std::string NewNonce() { return RandomToken(kNonceBytes); }
 
-SessionState StateOf(std::string_view s) {
-  return s == "active"    ? SessionState::kActive
-         : s == "expired" ? SessionState::kExpired
-                          : SessionState::kEnded;
-}
-
-absl::Status NotActive(std::string_view id, std::string_view state) {
-  return SessionNotActive(id, StateOf(state));
+// A session as get.lua and snapshot.lua reply: nonce ttl-ms cms expires-ms
+// state (at least five values).
+SessionInfo InfoOf(std::string_view id, const std::vector<std::string>& v) {
+  return SessionInfo{.id = std::string(id),
+                     .nonce = v[0],
+                     .ttl = absl::Milliseconds(ToI64(v[1])),
+                     .consumer_may_share = v[2] == "1",
+                     .expires_at = absl::FromUnixMillis(ToI64(v[3])),
+                     .state = StateOf(v[4])};
 }
 
 // The DocumentShared a replay shows once the document is withdrawn: no
@@ -144,6 +145,14 @@ absl::Status RedisStore::Unexpected(std::string_view what) {
   return UnexpectedReply(observer_, what);
 }
 
+absl::Status RedisStore::ExpectOk(const ScriptReply& reply, size_t values,
+                                  std::string_view call) {
+  if (reply.code == ScriptCode::kOk && reply.values.size() == values) {
+    return absl::OkStatus();
+  }
+  return Unexpected(absl::StrCat("redis: bad ", std::string(call), " reply"));
+}
+
 absl::StatusOr<ScriptReply> RedisStore::Script(RedisScript script,
                                                std::vector<std::string> args) {
   return RunScript(pool_, script, std::move(args), observer_);
@@ -160,18 +169,17 @@ absl::StatusOr<SessionInfo> RedisStore::Start(const SessionSettings& settings) {
                           {settings.id, absl::StrCat(absl::ToUnixMillis(now)),
                            EncodeBody(now, SessionEnded{"expired"}), absl::StrCat(ttl_ms),
                            settings.consumer_may_share ? "1" : "0", NewNonce()}));
-  if (r.code() == "EXISTS" && r.items.size() == 3) {
-    return SessionSettingsDiffer(settings.id, absl::Milliseconds(ToI64(r.items[1])),
-                                 r.items[2] == "1");
+  if (r.code == ScriptCode::kExists) {
+    return SessionSettingsDiffer(settings.id, absl::Milliseconds(ToI64(r.values[0])),
+                                 r.values[1] == "1");
   }
-  if (r.code() != "OK" || r.items.size() != 4)
-    return Unexpected("redis: bad Start reply");
-  if (r.items[3] != "-1") observer_.SessionsActive(ToI64(r.items[3]));
+  RETURN_IF_ERROR(ExpectOk(r, 3, "Start"));
+  if (r.values[2] != "-1") observer_.SessionsActive(ToI64(r.values[2]));
   return SessionInfo{.id = settings.id,
-                     .nonce = r.items[1],
+                     .nonce = r.values[0],
                      .ttl = settings.ttl,
                      .consumer_may_share = settings.consumer_may_share,
-                     .expires_at = absl::FromUnixMillis(ToI64(r.items[2])),
+                     .expires_at = absl::FromUnixMillis(ToI64(r.values[1])),
                      .state = SessionState::kActive};
 }
 
@@ -181,14 +189,9 @@ absl::StatusOr<SessionInfo> RedisStore::Get(std::string_view id) {
       ScriptReply r,
       Script(RedisScript::kGet, {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
                                  EncodeBody(now, SessionEnded{"expired"})}));
-  if (r.code() == "NOT_FOUND") return SessionNotFound(id);
-  if (r.code() != "OK" || r.items.size() != 6) return Unexpected("redis: bad Get reply");
-  return SessionInfo{.id = std::string(id),
-                     .nonce = r.items[1],
-                     .ttl = absl::Milliseconds(ToI64(r.items[2])),
-                     .consumer_may_share = r.items[3] == "1",
-                     .expires_at = absl::FromUnixMillis(ToI64(r.items[4])),
-                     .state = StateOf(r.items[5])};
+  RETURN_IF_ERROR(SessionErrorOf(r, id));
+  RETURN_IF_ERROR(ExpectOk(r, 5, "Get"));
+  return InfoOf(id, r.values);
 }
 
 absl::StatusOr<uint32_t> RedisStore::End(std::string_view id, std::string_view reason) {
@@ -198,13 +201,12 @@ absl::StatusOr<uint32_t> RedisStore::End(std::string_view id, std::string_view r
       Script(RedisScript::kEnd, {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
                                  EncodeBody(now, SessionEnded{"expired"}),
                                  EncodeBody(now, SessionEnded{std::string(reason)})}));
-  if (r.code() == "NOT_FOUND") return SessionNotFound(id);
-  if (r.code() == "STATE" && r.items.size() == 2) return NotActive(id, r.items[1]);
-  if (r.code() != "OK" || r.items.size() != 4) return Unexpected("redis: bad End reply");
+  RETURN_IF_ERROR(SessionErrorOf(r, id));
+  RETURN_IF_ERROR(ExpectOk(r, 3, "End"));
   replay_->Forget(id);
-  observer_.RetainedPreviewBytes(ToI64(r.items[2]));
-  observer_.SessionsActive(ToI64(r.items[3]));
-  return static_cast<uint32_t>(ToU64(r.items[1]));
+  observer_.RetainedPreviewBytes(ToI64(r.values[1]));
+  observer_.SessionsActive(ToI64(r.values[2]));
+  return static_cast<uint32_t>(ToU64(r.values[0]));
 }
 
 absl::StatusOr<EventPtr> RedisStore::Append(std::string_view id, std::string_view nonce,
@@ -223,23 +225,21 @@ absl::StatusOr<EventPtr> RedisStore::Append(std::string_view id, std::string_vie
               absl::StrCat(caps_.max_retained_bytes), std::string(nonce),
               document->document_id, absl::StrCat(static_cast<int>(document->shared_by)),
               EncodePurged(now, *document), PreviewShas(*document)}));
-  const std::string& code = r.code();
-  if (code == "NOT_FOUND") return SessionNotFound(id);
-  if (code == "STARTED_AGAIN") return SessionStartedAgain(id);
-  if (code == "STATE" && r.items.size() == 2) return NotActive(id, r.items[1]);
-  if (code == "DOCS" && r.items.size() == 2) {
-    return TooManyDocuments(id, ToU64(r.items[1]));
+  RETURN_IF_ERROR(SessionErrorOf(r, id));
+  switch (r.code) {
+    case ScriptCode::kDocs:
+      return TooManyDocuments(id, ToU64(r.values[0]));
+    case ScriptCode::kSessionBytes:
+      return SessionBytesCap(id, ToU64(r.values[0]), bytes, caps_.max_session_bytes);
+    case ScriptCode::kRetained:
+      return RetainedBytesCap(ToU64(r.values[0]), bytes, caps_.max_retained_bytes);
+    default:
+      break;
   }
-  if (code == "SESSION_BYTES" && r.items.size() == 2) {
-    return SessionBytesCap(id, ToU64(r.items[1]), bytes, caps_.max_session_bytes);
-  }
-  if (code == "RETAINED" && r.items.size() == 2) {
-    return RetainedBytesCap(ToU64(r.items[1]), bytes, caps_.max_retained_bytes);
-  }
-  if (code != "OK" || r.items.size() != 3) return Unexpected("redis: bad Append reply");
-  observer_.RetainedPreviewBytes(ToI64(r.items[2]));
+  RETURN_IF_ERROR(ExpectOk(r, 2, "Append"));
+  observer_.RetainedPreviewBytes(ToI64(r.values[1]));
   auto event = std::make_shared<SessionEvent>();
-  event->sequence = ToU64(r.items[1]);
+  event->sequence = ToU64(r.values[0]);
   event->time = now;
   event->event = DocumentShared{std::move(document)};
   return EventPtr(std::move(event));
@@ -256,22 +256,25 @@ absl::StatusOr<EventPtr> RedisStore::Withdraw(std::string_view id,
              {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
               EncodeBody(now, SessionEnded{"expired"}), std::string(document_id),
               RoleNumber(by), blob, RoleNumber(Role::kAdmin)}));
-  const std::string& code = r.code();
-  if (code == "NOT_FOUND") return SessionNotFound(id);
-  if (code == "STATE" && r.items.size() == 2) return NotActive(id, r.items[1]);
-  if (code == "NO_DOC") return DocumentNotFound(id, document_id);
-  if (code == "DENIED" && r.items.size() == 2) {
-    return WithdrawNotAllowed(
-        document_id, by, static_cast<Role>(std::min<uint64_t>(ToU64(r.items[1]), 3)));
+  RETURN_IF_ERROR(SessionErrorOf(r, id));
+  switch (r.code) {
+    case ScriptCode::kNoDoc:
+      return DocumentNotFound(id, document_id);
+    case ScriptCode::kDenied:
+      return WithdrawNotAllowed(
+          document_id, by, static_cast<Role>(std::min<uint64_t>(ToU64(r.values[0]), 3)));
+    case ScriptCode::kAlready:
+      return EventPtr();
+    case ScriptCode::kLost:
+      return Unexpected("redis: a shared document's log entry is missing");
+    default:
+      break;
   }
-  if (code == "ALREADY") return EventPtr();
-  if (code == "LOST")
-    return Unexpected("redis: a shared document's log entry is missing");
-  if (code != "OK" || r.items.size() != 3) return Unexpected("redis: bad Withdraw reply");
+  RETURN_IF_ERROR(ExpectOk(r, 2, "Withdraw"));
   replay_->Forget(id);  // its DocumentShared was rewritten without previews
-  observer_.RetainedPreviewBytes(ToI64(r.items[2]));
+  observer_.RetainedPreviewBytes(ToI64(r.values[1]));
   auto event = std::make_shared<SessionEvent>();
-  event->sequence = ToU64(r.items[1]);
+  event->sequence = ToU64(r.values[0]);
   event->time = now;
   event->event = std::move(body);
   return EventPtr(std::move(event));
@@ -289,17 +292,20 @@ absl::StatusOr<EventPtr> RedisStore::Acknowledge(std::string_view id,
               EncodeBody(now, SessionEnded{"expired"}), std::string(document_id),
               RoleNumber(by), absl::StrCat(static_cast<int>(acknowledgement)),
               EncodeBody(now, body)}));
-  const std::string& code = r.code();
-  if (code == "NOT_FOUND") return SessionNotFound(id);
-  if (code == "STATE" && r.items.size() == 2) return NotActive(id, r.items[1]);
-  if (code == "NO_DOC") return DocumentNotFound(id, document_id);
-  if (code == "WITHDRAWN") return DocumentIsWithdrawn(document_id);
-  if (code == "ALREADY") return EventPtr();
-  if (code != "OK" || r.items.size() != 2) {
-    return Unexpected("redis: bad Acknowledge reply");
+  RETURN_IF_ERROR(SessionErrorOf(r, id));
+  switch (r.code) {
+    case ScriptCode::kNoDoc:
+      return DocumentNotFound(id, document_id);
+    case ScriptCode::kWithdrawn:
+      return DocumentIsWithdrawn(document_id);
+    case ScriptCode::kAlready:
+      return EventPtr();
+    default:
+      break;
   }
+  RETURN_IF_ERROR(ExpectOk(r, 1, "Acknowledge"));
   auto event = std::make_shared<SessionEvent>();
-  event->sequence = ToU64(r.items[1]);
+  event->sequence = ToU64(r.values[0]);
   event->time = now;
   event->event = std::move(body);
   return EventPtr(std::move(event));
@@ -312,22 +318,19 @@ absl::StatusOr<SessionSnapshot> RedisStore::Snapshot(std::string_view id) {
                           {std::string(id), absl::StrCat(absl::ToUnixMillis(now)),
                            EncodeBody(now, SessionEnded{"expired"}),
                            absl::StrCat(kWatcherReportMaxAgeMs)}));
-  if (r.code() == "NOT_FOUND") return SessionNotFound(id);
-  if (r.code() != "OK" || r.items.size() < 8 || r.items.size() % 2 != 0) {
+  RETURN_IF_ERROR(SessionErrorOf(r, id));
+  // The session as Get's reply, its last sequence, the watcher count, then
+  // pairs of (entry ID, DocumentShared).
+  if (r.code != ScriptCode::kOk || r.values.size() < 7 || r.values.size() % 2 != 1) {
     return Unexpected("redis: bad Snapshot reply");
   }
   SessionSnapshot snapshot;
-  snapshot.info = SessionInfo{.id = std::string(id),
-                              .nonce = r.items[1],
-                              .ttl = absl::Milliseconds(ToI64(r.items[2])),
-                              .consumer_may_share = r.items[3] == "1",
-                              .expires_at = absl::FromUnixMillis(ToI64(r.items[4])),
-                              .state = StateOf(r.items[5])};
-  snapshot.last_sequence = ToU64(r.items[6]);
-  snapshot.watchers = static_cast<uint32_t>(ToU64(r.items[7]));
-  for (size_t i = 8; i + 1 < r.items.size(); i += 2) {
-    const uint64_t sequence = SequenceOfId(r.items[i]);
-    absl::StatusOr<EventPtr> event = DecodeWithSequence(r.items[i + 1], sequence);
+  snapshot.info = InfoOf(id, r.values);
+  snapshot.last_sequence = ToU64(r.values[5]);
+  snapshot.watchers = static_cast<uint32_t>(ToU64(r.values[6]));
+  for (size_t i = 7; i + 1 < r.values.size(); i += 2) {
+    const uint64_t sequence = SequenceOfId(r.values[i]);
+    absl::StatusOr<EventPtr> event = DecodeWithSequence(r.values[i + 1], sequence);
     const DocumentShared* shared =
         event.ok() ? std::get_if<DocumentShared>(&(*event)->event) : nullptr;
     if (shared == nullptr || shared->document == nullptr) {
@@ -381,17 +384,13 @@ absl::StatusOr<SessionStore::Subscribed> RedisStore::Subscribe(std::string_view 
     return s;
   };
   if (!r.ok()) return fail(r.status());
-  const std::string& code = r->code();
-  if (code == "NOT_FOUND") return fail(SessionNotFound(id));
-  if (code == "STATE" && r->items.size() == 2) return fail(NotActive(id, r->items[1]));
-  if (code == "RANGE" && r->items.size() == 2) {
-    return fail(AfterSequenceBeyondEnd(id, after_sequence, ToU64(r->items[1])));
+  if (absl::Status s = SessionErrorOf(*r, id); !s.ok()) return fail(s);
+  if (r->code == ScriptCode::kRange) {
+    return fail(AfterSequenceBeyondEnd(id, after_sequence, ToU64(r->values[0])));
   }
-  if (code != "OK" || r->items.size() != 3) {
-    return fail(Unexpected("redis: bad Subscribe reply"));
-  }
-  const std::string& nonce = r->items[1];
-  const uint64_t last = ToU64(r->items[2]);
+  if (absl::Status s = ExpectOk(*r, 2, "Subscribe"); !s.ok()) return fail(s);
+  const std::string& nonce = r->values[0];
+  const uint64_t last = ToU64(r->values[1]);
   // Through the replay cache: pages read and decoded once for all of this
   // replica's watchers of the session.
   const Fetch fetch = CachedFetchFunction();
@@ -495,13 +494,13 @@ void RedisStore::ExpireDue() {
       Script(RedisScript::kExpire, {"", absl::StrCat(absl::ToUnixMillis(now)),
                                     EncodeBody(now, SessionEnded{"expired"})});
   if (!r.ok() && absl::IsUnavailable(r.status())) return;  // Redis down: the next tick
-  if (!r.ok() || r->code() != "OK" || r->items.size() != 3) {
+  if (!r.ok() || r->code != ScriptCode::kOk || r->values.size() != 2) {
     observer_.SessionAnomaly("expiry_failed", r.ok() ? std::string("unexpected reply")
                                                      : std::string(r.status().message()));
     return;
   }
-  observer_.RetainedPreviewBytes(ToI64(r->items[1]));
-  observer_.SessionsActive(ToI64(r->items[2]));
+  observer_.RetainedPreviewBytes(ToI64(r->values[0]));
+  observer_.SessionsActive(ToI64(r->values[1]));
 }
 
 }  // namespace docshare

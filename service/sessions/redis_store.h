@@ -102,6 +102,9 @@ class RedisStore final : public SessionStore {
   absl::StatusOr<ScriptReply> Script(RedisScript script, std::vector<std::string> args);
   // A reply not shaped as the script returns it: counted, then INTERNAL.
   absl::Status Unexpected(std::string_view what);
+  // OK when `reply` is the script's OK with `values` values; otherwise
+  // Unexpected (any other code is the caller's to have answered first).
+  absl::Status ExpectOk(const ScriptReply& reply, size_t values, std::string_view call);
   // XRANGE of a session's log, sequences from..to (to = max: the end).
   Fetch FetchFunction();
   // The same through the replay cache (hub_->replay).
