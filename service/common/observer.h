@@ -67,6 +67,9 @@ class Observer {
   // costs anything. `limit` is "inflight_upload_bytes", "session_watchers",
   // "token_watchers", "check_file_rate" or "share_rate".
   virtual void AdmissionRefused(std::string_view /*limit*/) {}
+  // The HTTP/2 frame guard closed a client connection: `limit` is
+  // "header_block" or "resets" (transport/h2_guard.h).
+  virtual void Http2ConnectionClosed(std::string_view /*limit*/) {}
   virtual void InflightUploadBytes(uint64_t /*bytes*/) {}
 
   // Sessions.
@@ -151,6 +154,10 @@ class ObserverTee final : public Observer {
   void AdmissionRefused(std::string_view l) override {
     a_.AdmissionRefused(l);
     b_.AdmissionRefused(l);
+  }
+  void Http2ConnectionClosed(std::string_view l) override {
+    a_.Http2ConnectionClosed(l);
+    b_.Http2ConnectionClosed(l);
   }
   void InflightUploadBytes(uint64_t n) override {
     a_.InflightUploadBytes(n);

@@ -122,6 +122,12 @@ std::vector<Option> Options(Config& c) {
        "ShareDocument calls per second per participant token (0: no limit)"},
       {"grpc-memory-limit", &c.grpc_memory_limit,
        "bytes gRPC may allocate for connections and calls, a ResourceQuota (0: none)"},
+      {"http2-max-header-block-bytes", &c.http2_max_header_block_bytes,
+       "plaintext gRPC: a client's HTTP/2 header block (HEADERS and CONTINUATION) past "
+       "this closes its connection (a CONTINUATION flood; 0: no limit)"},
+      {"http2-max-resets-per-second", &c.http2_max_resets_per_second,
+       "plaintext gRPC: more RST_STREAM frames than this in a second from one client "
+       "closes its connection (rapid reset; 0: no limit)"},
       {"http-address", &c.http_address,
        "host:port of the browsers' HTTP listener ([::]:port for IPv6; off: none)"},
       {"cors-origins", &c.cors_origins,
@@ -578,7 +584,9 @@ absl::Status Config::Validate() const {
                              {"max-session-watchers", max_session_watchers},
                              {"max-token-watchers", max_token_watchers},
                              {"token-check-file-rate", token_check_file_rate},
-                             {"token-share-rate", token_share_rate}}) {
+                             {"token-share-rate", token_share_rate},
+                             {"http2-max-header-block-bytes", http2_max_header_block_bytes},
+                             {"http2-max-resets-per-second", http2_max_resets_per_second}}) {
     if (value < 0) return Bad(flag, "must not be negative (0 turns it off)");
   }
   if (http_address.empty() ||

@@ -118,6 +118,11 @@ struct Config {
   // Bytes gRPC may allocate for its connections and calls (a
   // grpc::ResourceQuota): bounds what HTTP/2 floods can take (README).
   uint64_t grpc_memory_limit = 536870912;
+  // Plaintext gRPC: client connections are accepted by the HTTP/2 frame
+  // guard (transport/h2_guard.h), which closes one that floods gRPC 1.51
+  // with what it does not bound itself; 0 turns a limit off.
+  int http2_max_header_block_bytes = 65536;  // HEADERS + CONTINUATION of one block
+  int http2_max_resets_per_second = 200;     // RST_STREAM frames from one client
   // The browsers' listener (service/http): "off" disables it.
   std::string http_address = "0.0.0.0:8080";
   std::string cors_origins;  // comma-separated origins; empty: none

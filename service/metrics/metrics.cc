@@ -112,12 +112,21 @@ Metrics::Metrics(Registry& r)
                             .Help("Calls refused with RESOURCE_EXHAUSTED by a budget or "
                                   "cap before they cost anything, by limit.")
                             .Register(r)),
+      http2_closed_family_(prometheus::BuildCounter()
+                               .Name("docshare_http2_connections_closed_total")
+                               .Help("Plaintext gRPC client connections the HTTP/2 frame "
+                                     "guard closed, by limit (header_block: a CONTINUATION "
+                                     "flood; resets: rapid reset).")
+                               .Register(r)),
       inflight_upload_bytes_(NewGauge(r, "docshare_inflight_upload_bytes",
                                       "Upload bytes held in memory (admitted against "
                                       "--max-inflight-upload-bytes).")) {
   for (const char* limit : {"inflight_upload_bytes", "session_watchers", "token_watchers",
                             "check_file_rate", "share_rate", "session_renders"}) {
     admission_family_.Add({{"limit", limit}});
+  }
+  for (const char* limit : {"header_block", "resets"}) {
+    http2_closed_family_.Add({{"limit", limit}});
   }
   for (const char* reason : {"timeout", "evicted", "too_large"}) {
     http_dropped_family_.Add({{"reason", reason}});
@@ -242,6 +251,10 @@ void Metrics::SessionAnomaly(std::string_view what, std::string_view) {
 
 void Metrics::AdmissionRefused(std::string_view limit) {
   admission_family_.Add({{"limit", std::string(limit)}}).Increment();
+}
+
+void Metrics::Http2ConnectionClosed(std::string_view limit) {
+  http2_closed_family_.Add({{"limit", std::string(limit)}}).Increment();
 }
 
 void Metrics::InflightUploadBytes(uint64_t bytes) {

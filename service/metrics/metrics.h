@@ -49,6 +49,7 @@ class Metrics final : public Observer {
                           std::string_view why) override;
   void SessionAnomaly(std::string_view what, std::string_view detail) override;
   void AdmissionRefused(std::string_view limit) override;
+  void Http2ConnectionClosed(std::string_view limit) override;
   void InflightUploadBytes(uint64_t bytes) override;
 
   // Not the domain's: the metrics listener closed a connection before its
@@ -92,6 +93,7 @@ class Metrics final : public Observer {
   prometheus::Family<prometheus::Counter>& session_anomalies_family_;
   prometheus::Family<prometheus::Counter>& http_dropped_family_;
   prometheus::Family<prometheus::Counter>& admission_family_;
+  prometheus::Family<prometheus::Counter>& http2_closed_family_;
   prometheus::Gauge& inflight_upload_bytes_;
 };
 

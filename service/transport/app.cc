@@ -270,7 +270,11 @@ absl::Status App::Start(
   // gRPC sets SO_REUSEPORT by default: a second server on a port in use would
   // start and take its connections. A port in use is an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(config_.grpc_address, *credentials, &grpc_port_);
+  // Plaintext: the HTTP/2 frame guard accepts the connections (below) and
+  // hands them to gRPC, which listens on no port of its own. TLS: gRPC
+  // terminates it and reads the frames unguarded (docs/http2-exposure.md).
+  const bool guarded = config_.tls_cert.empty();
+  if (!guarded) builder.AddListeningPort(config_.grpc_address, *credentials, &grpc_port_);
   builder.RegisterService(session_service_.get());
   builder.RegisterService(document_service_.get());
   builder.RegisterService(reflection_v1_.get());
@@ -278,6 +282,25 @@ absl::Status App::Start(
   if (!interceptors.empty())
     builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
+  if (guarded && server_) {
+    absl::StatusOr<std::unique_ptr<H2Guard>> guard = H2Guard::Start(
+        config_.grpc_address, *server_,
+        H2Limits{.max_header_block_bytes =
+                     static_cast<size_t>(config_.http2_max_header_block_bytes),
+                 .max_resets_per_second = config_.http2_max_resets_per_second},
+        [this](std::string_view limit) {
+          observer_.Http2ConnectionClosed(limit);
+          log_.Warn("http2_connection_closed", {{"limit", std::string(limit)}});
+        });
+    if (!guard.ok()) {
+      server_->Shutdown(std::chrono::system_clock::now());
+      server_->Wait();
+      server_.reset();
+      return guard.status();
+    }
+    h2_guard_ = *std::move(guard);
+    grpc_port_ = h2_guard_->port();
+  }
   if (!server_ || grpc_port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on --grpc-address ", config_.grpc_address,
@@ -341,9 +364,13 @@ void App::Drain(absl::Duration timeout) {
   if (!streams_.WaitIdle(absl::Now() + timeout)) {
     log_.Warn("drain_timeout", {{"timeout_s", absl::ToInt64Seconds(timeout)}});
   }
+  // No new connections; gRPC's shutdown then says GOAWAY on those open,
+  // and the guard closes what is left once gRPC is done.
+  if (h2_guard_) h2_guard_->StopAccepting();
   server_->Shutdown(std::chrono::system_clock::now());
   pool_->Shutdown();
   server_->Wait();
+  if (h2_guard_) h2_guard_->Stop();
   http_.reset();
   // What the server's calls dispatched and is still queued (an SSE stream's
   // release) runs now, while the routes and caps it touches are here.

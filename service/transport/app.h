@@ -17,6 +17,7 @@
 #include "service/pipeline/pipeline.h"
 #include "service/sessions/session_store.h"
 #include "service/transport/reflection_v1.h"
+#include "service/transport/h2_guard.h"
 #include "service/transport/services.h"
 
 namespace docshare {
@@ -74,6 +75,7 @@ class App {
   std::unique_ptr<DocumentServiceImpl> document_service_;
   std::unique_ptr<ReflectionV1Service> reflection_v1_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<H2Guard> h2_guard_;  // plaintext gRPC's listener
   int grpc_port_ = 0;
   HttpObserver null_http_observer_;
   std::unique_ptr<PreviewRoute> previews_;
