@@ -122,6 +122,9 @@ std::vector<Option> Options(Config& c) {
        "ShareDocument calls per second per participant token (0: no limit)"},
       {"grpc-memory-limit", &c.grpc_memory_limit,
        "bytes gRPC may allocate for connections and calls, a ResourceQuota (0: none)"},
+      {"http2-guard", &c.http2_guard,
+       "plaintext gRPC: accept connections through the HTTP/2 frame guard (false: gRPC "
+       "listens itself and reads floods unguarded)"},
       {"http2-max-header-block-bytes", &c.http2_max_header_block_bytes,
        "plaintext gRPC: a client's HTTP/2 header block (HEADERS and CONTINUATION) past "
        "this closes its connection (a CONTINUATION flood; 0: no limit)"},
@@ -580,13 +583,14 @@ absl::Status Config::Validate() const {
   }
   if (max_concurrent_streams < 1)
     return Bad("max-concurrent-streams", "must be at least 1");
-  for (auto [flag, value] : {std::pair{"max-session-renders", max_session_renders},
-                             {"max-session-watchers", max_session_watchers},
-                             {"max-token-watchers", max_token_watchers},
-                             {"token-check-file-rate", token_check_file_rate},
-                             {"token-share-rate", token_share_rate},
-                             {"http2-max-header-block-bytes", http2_max_header_block_bytes},
-                             {"http2-max-resets-per-second", http2_max_resets_per_second}}) {
+  for (auto [flag, value] :
+       {std::pair{"max-session-renders", max_session_renders},
+        {"max-session-watchers", max_session_watchers},
+        {"max-token-watchers", max_token_watchers},
+        {"token-check-file-rate", token_check_file_rate},
+        {"token-share-rate", token_share_rate},
+        {"http2-max-header-block-bytes", http2_max_header_block_bytes},
+        {"http2-max-resets-per-second", http2_max_resets_per_second}}) {
     if (value < 0) return Bad(flag, "must not be negative (0 turns it off)");
   }
   if (http_address.empty() ||

@@ -121,6 +121,7 @@ struct Config {
   // Plaintext gRPC: client connections are accepted by the HTTP/2 frame
   // guard (transport/h2_guard.h), which closes one that floods gRPC 1.51
   // with what it does not bound itself; 0 turns a limit off.
+  bool http2_guard = true;                   // false: gRPC listens itself, unguarded
   int http2_max_header_block_bytes = 65536;  // HEADERS + CONTINUATION of one block
   int http2_max_resets_per_second = 200;     // RST_STREAM frames from one client
   // The browsers' listener (service/http): "off" disables it.

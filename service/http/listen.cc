@@ -1,5 +1,6 @@
 #include "service/http/listen.h"
 
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/beast/core/error.hpp>
 
 #include "absl/strings/numbers.h"
@@ -88,8 +89,8 @@ absl::StatusOr<std::unique_ptr<tcp::acceptor>> ListenTcp(asio::io_context& ioc,
   }
   if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on --", std::string(flag), " ",
-                                               address, ": ", ec.message()));
+    return absl::UnavailableError(absl::StrCat("cannot listen on --", std::string(flag),
+                                               " ", address, ": ", ec.message()));
   }
   return acceptor;
 }

@@ -1,12 +1,12 @@
 #ifndef DOCSHARE_HTTP_LISTEN_H_
 #define DOCSHARE_HTTP_LISTEN_H_
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <memory>
-#include <utility>
 #include <string>
 #include <string_view>
-
-#include <boost/asio.hpp>
+#include <utility>
 
 #include "absl/status/statusor.h"
 

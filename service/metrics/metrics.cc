@@ -112,12 +112,13 @@ Metrics::Metrics(Registry& r)
                             .Help("Calls refused with RESOURCE_EXHAUSTED by a budget or "
                                   "cap before they cost anything, by limit.")
                             .Register(r)),
-      http2_closed_family_(prometheus::BuildCounter()
-                               .Name("docshare_http2_connections_closed_total")
-                               .Help("Plaintext gRPC client connections the HTTP/2 frame "
-                                     "guard closed, by limit (header_block: a CONTINUATION "
-                                     "flood; resets: rapid reset).")
-                               .Register(r)),
+      http2_closed_family_(
+          prometheus::BuildCounter()
+              .Name("docshare_http2_connections_closed_total")
+              .Help("Plaintext gRPC client connections the HTTP/2 frame "
+                    "guard closed, by limit (header_block: a CONTINUATION "
+                    "flood; resets: rapid reset).")
+              .Register(r)),
       inflight_upload_bytes_(NewGauge(r, "docshare_inflight_upload_bytes",
                                       "Upload bytes held in memory (admitted against "
                                       "--max-inflight-upload-bytes).")) {

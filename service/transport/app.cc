@@ -273,7 +273,7 @@ absl::Status App::Start(
   // Plaintext: the HTTP/2 frame guard accepts the connections (below) and
   // hands them to gRPC, which listens on no port of its own. TLS: gRPC
   // terminates it and reads the frames unguarded (docs/http2-exposure.md).
-  const bool guarded = config_.tls_cert.empty();
+  const bool guarded = config_.tls_cert.empty() && config_.http2_guard;
   if (!guarded) builder.AddListeningPort(config_.grpc_address, *credentials, &grpc_port_);
   builder.RegisterService(session_service_.get());
   builder.RegisterService(document_service_.get());

@@ -16,8 +16,8 @@
 #include "service/http/http_server.h"
 #include "service/pipeline/pipeline.h"
 #include "service/sessions/session_store.h"
-#include "service/transport/reflection_v1.h"
 #include "service/transport/h2_guard.h"
+#include "service/transport/reflection_v1.h"
 #include "service/transport/services.h"
 
 namespace docshare {

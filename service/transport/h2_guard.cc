@@ -4,13 +4,12 @@
 #include <unistd.h>
 
 #include <array>
+#include <boost/asio.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <future>
 #include <set>
 #include <thread>
 #include <utility>
-
-#include <boost/asio.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/server.h"
@@ -43,7 +42,8 @@ absl::Status H2FrameGuard::Feed(std::string_view bytes, absl::Time now) {
       continue;
     }
     if (payload_left_ > 0) {
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(payload_left_, bytes.size()));
+      const size_t n =
+          static_cast<size_t>(std::min<uint64_t>(payload_left_, bytes.size()));
       payload_left_ -= n;
       bytes.remove_prefix(n);
       continue;
@@ -54,8 +54,8 @@ absl::Status H2FrameGuard::Feed(std::string_view bytes, absl::Time now) {
     }
     if (header_have_ < sizeof(header_)) break;
     header_have_ = 0;
-    const uint32_t length = (uint32_t{header_[0]} << 16) | (uint32_t{header_[1]} << 8) |
-                            uint32_t{header_[2]};
+    const uint32_t length =
+        (uint32_t{header_[0]} << 16) | (uint32_t{header_[1]} << 8) | uint32_t{header_[2]};
     payload_left_ = length;
     if (absl::Status s = Frame(header_[3], header_[4], length, now); !s.ok()) {
       failed_ = s;
@@ -74,9 +74,9 @@ absl::Status H2FrameGuard::Frame(uint8_t type, uint8_t flags, uint32_t length,
     if (limits_.max_header_block_bytes > 0 &&
         header_block_bytes_ > limits_.max_header_block_bytes) {
       refused_ = "header_block";
-      return absl::ResourceExhaustedError(
-          absl::StrCat("HTTP/2 header block over ", limits_.max_header_block_bytes,
-                       " bytes (a CONTINUATION flood)"));
+      return absl::ResourceExhaustedError(absl::StrCat("HTTP/2 header block over ",
+                                                       limits_.max_header_block_bytes,
+                                                       " bytes (a CONTINUATION flood)"));
     }
   } else if (type == kRstStream) {
     if (now - window_start_ >= absl::Seconds(1)) {
@@ -121,7 +121,8 @@ class Relay : public std::enable_shared_from_this<Relay> {
  private:
   void ClientToServer() {
     client_.async_read_some(
-        asio::buffer(in_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+        asio::buffer(in_),
+        [self = shared_from_this()](boost::system::error_code ec, size_t n) {
           if (ec) return self->Close();
           const absl::Status s =
               self->guard_.Feed(std::string_view(self->in_.data(), n), absl::Now());
@@ -139,7 +140,8 @@ class Relay : public std::enable_shared_from_this<Relay> {
 
   void ServerToClient() {
     inner_.async_read_some(
-        asio::buffer(out_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+        asio::buffer(out_),
+        [self = shared_from_this()](boost::system::error_code ec, size_t n) {
           if (ec) return self->Close();
           asio::async_write(self->client_, asio::buffer(self->out_.data(), n),
                             [self](boost::system::error_code ec, size_t) {
@@ -247,9 +249,9 @@ class H2Guard::Impl {
 };
 
 absl::StatusOr<std::unique_ptr<H2Guard>> H2Guard::Start(const std::string& address,
-                                                         grpc::Server& server,
-                                                         H2Limits limits,
-                                                         OnRefused on_refused) {
+                                                        grpc::Server& server,
+                                                        H2Limits limits,
+                                                        OnRefused on_refused) {
   auto impl = std::make_unique<Impl>(server, limits, std::move(on_refused));
   if (absl::Status s = impl->Listen(address); !s.ok()) return s;
   return std::unique_ptr<H2Guard>(new H2Guard(std::move(impl)));

@@ -46,6 +46,18 @@ TEST_F(MetricsTest, EveryLabelCombinationExistsAtZeroBeforeAnyWork) {
   }
 }
 
+// Issue 12, attack 1: a connection the HTTP/2 frame guard closed, by limit;
+// both series exist from the start.
+TEST_F(MetricsTest, Http2ConnectionsClosedByTheGuardAreCountedByLimit) {
+  EXPECT_EQ(V("docshare_http2_connections_closed_total", {{"limit", "header_block"}}), 0);
+  EXPECT_EQ(V("docshare_http2_connections_closed_total", {{"limit", "resets"}}), 0);
+  metrics_.Http2ConnectionClosed("resets");
+  metrics_.Http2ConnectionClosed("resets");
+  metrics_.Http2ConnectionClosed("header_block");
+  EXPECT_EQ(V("docshare_http2_connections_closed_total", {{"limit", "header_block"}}), 1);
+  EXPECT_EQ(V("docshare_http2_connections_closed_total", {{"limit", "resets"}}), 2);
+}
+
 TEST_F(MetricsTest, EveryFamilyHasHelp) {
   for (const prometheus::MetricFamily& family : registry_.Collect()) {
     EXPECT_FALSE(family.help.empty()) << family.name;
