@@ -42,7 +42,6 @@ absl::StatusOr<ReplyPtr> RedisConnection::Command(const std::vector<std::string>
   auto* r = static_cast<redisReply*>(
       redisCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), lens.data()));
   if (r == nullptr) {
-    broken_ = true;
     return absl::UnavailableError(absl::StrCat("redis: ", c_->errstr));
   }
   return ReplyPtr(r);

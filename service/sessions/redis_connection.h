@@ -50,16 +50,15 @@ class RedisConnection {
   static absl::StatusOr<std::unique_ptr<RedisConnection>> Open(
       const RedisAddress& address);
 
-  // UNAVAILABLE on an I/O error (the connection is then useless); an error
+  // UNAVAILABLE on an I/O error (the connection is then useless: the pool
+  // drops it); an error
   // reply is returned as a reply.
   absl::StatusOr<ReplyPtr> Command(const std::vector<std::string>& args);
 
   redisContext* context() { return c_; }
-  bool broken() const { return broken_; }
 
  private:
   redisContext* c_;
-  bool broken_ = false;
 };
 
 // Commands on idle pooled connections (a new one when none is idle); a
