@@ -7,8 +7,11 @@
 // answering, and the process' memory barely moves (the in-process server and
 // this test share one process, so RSS here is the server's plus a small
 // client). README "HTTP/2 floods" has the figures.
+#include <map>
+#include <string>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/integration/harness.h"
@@ -23,8 +26,29 @@ namespace {
 // ends after a header block of 64 KiB or 200 resets.
 constexpr uint64_t kMaxGrowth = uint64_t{64} << 20;
 
+// The guard's closures as the App reports them, by limit.
+class Http2Closures final : public Observer {
+ public:
+  void Http2ConnectionClosed(std::string_view limit) override {
+    absl::MutexLock lock(&mu_);
+    ++closed_[std::string(limit)];
+  }
+  int Count(const std::string& limit) {
+    absl::MutexLock lock(&mu_);
+    return closed_[limit];
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, int> closed_ ABSL_GUARDED_BY(mu_);
+};
+
 class AttackHttp2 : public ServerTest {
  protected:
+  Observer& AppObserver() override { return tee_; }
+  Http2Closures closures_;
+  ObserverTee tee_{closures_, observer_};
+
   void FloodAndCheck(H2Flood kind) {
     const v1::StartSessionResponse victim = StartSession("victim");
     const std::string photo = ReadFile(CorpusPath("sharp/320x240.jpg"));
@@ -75,10 +99,36 @@ class AttackHttp2 : public ServerTest {
 
 TEST_F(AttackHttp2, ContinuationFloodIsClosedAndServiceContinues) {
   FloodAndCheck(H2Flood::kContinuation);
+  EXPECT_EQ(closures_.Count("header_block"), 3);
+  EXPECT_EQ(closures_.Count("resets"), 0);
 }
 
 TEST_F(AttackHttp2, RapidResetIsClosedAndServiceContinues) {
   FloodAndCheck(H2Flood::kRapidReset);
+  EXPECT_EQ(closures_.Count("resets"), 3);
+  EXPECT_EQ(closures_.Count("header_block"), 0);
+}
+
+// --http2-guard=false hands connections straight to gRPC (behind a proxy
+// that already bounds HTTP/2, docs/http2-exposure.md): calls work on the
+// port gRPC itself listens on, and the guard closes nothing. A short reset
+// flood is not closed then, which is what the guard is for.
+class Http2GuardOff : public AttackHttp2 {
+ protected:
+  void Configure(Config& config) override { config.http2_guard = false; }
+};
+
+TEST_F(Http2GuardOff, CallsReachGrpcDirectlyAndNothingIsClosed) {
+  const v1::StartSessionResponse s = StartSession("unguarded");
+  const std::string photo = ReadFile(CorpusPath("sharp/320x240.jpg"));
+  EXPECT_TRUE(Share(s.agent_token(), "unguarded", photo).status.ok());
+  const H2FloodResult r = FloodOnce(app_->grpc_port(), H2Flood::kRapidReset,
+                                    absl::Milliseconds(300), 1 << 20);
+  EXPECT_FALSE(r.closed_by_server) << "unguarded, gRPC 1.51 does not close a rapid reset";
+  EXPECT_GT(r.bytes_sent, 0u);
+  EXPECT_EQ(closures_.Count("resets"), 0);
+  EXPECT_EQ(closures_.Count("header_block"), 0);
+  EXPECT_TRUE(Share(s.agent_token(), "unguarded", photo).status.ok());
 }
 
 }  // namespace
