@@ -98,6 +98,11 @@ std::vector<Option> Options(Config& c) {
       {"replay-cache-bytes", &c.session_caps.replay_cache_bytes,
        "bytes of decoded session logs a replica keeps for its watchers' replays (Redis; "
        "0: none)"},
+      {"redis-call-threads", &c.redis_call_threads,
+       "threads on which session calls wait for Redis (Redis only)"},
+      {"redis-call-queue", &c.redis_call_queue,
+       "session calls that may wait for a Redis call thread before RESOURCE_EXHAUSTED "
+       "(gRPC) or 503 (HTTP) (Redis only)"},
       {"preview-cache-bytes", &c.preview_cache_bytes,
        "bytes of the rendered-preview cache (by SHA-256 of the upload)"},
       {"preview-cache-scope", &c.preview_cache_scope,
@@ -575,6 +580,8 @@ absl::Status Config::Validate() const {
     return Bad("render-timeout", "must be at least 1 second");
   }
   if (watcher_queue < 1) return Bad("watcher-queue", "must be at least 1");
+  if (redis_call_threads < 1) return Bad("redis-call-threads", "must be at least 1");
+  if (redis_call_queue < 1) return Bad("redis-call-queue", "must be at least 1");
   if (session_caps.max_documents < 1) {
     return Bad("max-session-documents", "must be at least 1");
   }

@@ -100,6 +100,11 @@ struct Config {
   std::string redis_cert;
   std::string redis_key;
   std::string redis_password_file;
+  // Redis: the store's own threads, on which every session call waits for
+  // Redis (never a gRPC callback thread or the HTTP loop), and how many calls
+  // may wait for one before RESOURCE_EXHAUSTED / 503.
+  int redis_call_threads = 8;
+  int redis_call_queue = 4096;
   LogLevel log_level = LogLevel::kInfo;
   absl::Duration drain_timeout = absl::Seconds(20);
   int watcher_queue = 64;                                 // live events a watcher may lag

@@ -49,7 +49,9 @@ std::unique_ptr<SessionStore> BackplaneOf(const Config& c, const Clock& clock,
         security.password = ReadRedisPassword(c.redis_password_file).value();
       }
       return std::make_unique<RedisStore>(
-          RedisAddress{r.host, r.port, r.db, std::move(security)}, clock, caps, observer);
+          RedisAddress{r.host, r.port, r.db, std::move(security)}, clock, caps, observer,
+          RedisCallThreads{.threads = c.redis_call_threads,
+                           .queue = static_cast<size_t>(c.redis_call_queue)});
     }
   };
   return std::visit(Visitor{c, clock, caps, observer}, c.backplane);

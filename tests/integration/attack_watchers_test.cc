@@ -43,10 +43,7 @@ class WatcherCount final : public Observer {
 class AttackRedisWatchers : public ServerTest {
  protected:
   void Configure(Config& config) override {
-    RedisBackplaneConfig redis;
-    redis.host = "127.0.0.1";
-    redis.port = redis_.port();
-    config.backplane = redis;
+    config.backplane = LocalRedis(redis_.port());
     config.max_token_watchers = 0;  // one consumer token opens them all
   }
   Observer& AppObserver() override { return tee_; }

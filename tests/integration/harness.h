@@ -105,6 +105,14 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<v1::DocumentService::Stub> documents_;
 };
 
+// The backplane of a redis-server the test started on 127.0.0.1:`port`.
+inline RedisBackplaneConfig LocalRedis(int port) {
+  RedisBackplaneConfig redis;
+  redis.host = "127.0.0.1";
+  redis.port = port;
+  return redis;
+}
+
 // Trailing metadata as plain strings.
 std::multimap<std::string, std::string> Trailers(const grpc::ClientContext& context);
 
