@@ -88,7 +88,7 @@ void Logger::Log(LogLevel level, std::string_view event,
     }
   }
   line += "}\n";
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   *out_ << line << std::flush;
 }
 

@@ -7,12 +7,13 @@
 #include <cstdint>
 #include <initializer_list>
 #include <iostream>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "service/common/clock.h"
 #include "service/common/observer.h"
 
@@ -57,9 +58,9 @@ class Logger {
 
  private:
   const LogLevel level_;
-  std::ostream* out_;
+  absl::Mutex mu_;  // one line at a time
+  std::ostream* const out_ ABSL_PT_GUARDED_BY(mu_);
   const Clock* clock_;
-  std::mutex mu_;
 };
 
 // JSON string escaping (quotes included).

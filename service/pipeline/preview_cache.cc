@@ -29,7 +29,7 @@ std::string PreviewCache::KeyFor(std::string_view session, std::string_view byte
 }
 
 std::optional<Renditions> PreviewCache::Get(const std::string& key) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = index_.find(key);
   if (it == index_.end()) return std::nullopt;
   lru_.splice(lru_.begin(), lru_, it->second);
@@ -38,7 +38,7 @@ std::optional<Renditions> PreviewCache::Get(const std::string& key) {
 
 void PreviewCache::Put(const std::string& key, const Renditions& renditions) {
   const uint64_t size = SizeOf(renditions);
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (auto it = index_.find(key); it != index_.end()) {
     bytes_ -= SizeOf(it->second->second);
     lru_.erase(it->second);
@@ -60,7 +60,7 @@ size_t PreviewCache::ErasePreviews(const std::vector<std::string>& sha256) {
     return !p.sha256.empty() &&
            std::find(sha256.begin(), sha256.end(), p.sha256) != sha256.end();
   };
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   size_t erased = 0;
   for (auto it = lru_.begin(); it != lru_.end();) {
     if (named(it->second.display) || named(it->second.thumbnail)) {
@@ -76,7 +76,7 @@ size_t PreviewCache::ErasePreviews(const std::vector<std::string>& sha256) {
 }
 
 uint64_t PreviewCache::bytes() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return bytes_;
 }
 

@@ -3,13 +3,14 @@
 
 #include <cstdint>
 #include <list>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "service/pipeline/render.h"
 
 namespace docshare {
@@ -46,10 +47,10 @@ class PreviewCache {
   using Entry = std::pair<std::string, Renditions>;
   const uint64_t max_bytes_;
   const CacheScope scope_;
-  mutable std::mutex mu_;
-  std::list<Entry> lru_;  // front: most recent
-  std::unordered_map<std::string, std::list<Entry>::iterator> index_;
-  uint64_t bytes_ = 0;
+  mutable absl::Mutex mu_;
+  std::list<Entry> lru_ ABSL_GUARDED_BY(mu_);  // front: most recent
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_ ABSL_GUARDED_BY(mu_);
+  uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace docshare

@@ -332,9 +332,11 @@ bool App::ready() const {
 }
 
 void App::ExpiryLoop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
     backplane_->ExpireDue();
     // gRPC readiness follows /readyz (a Redis outage included).
     const bool serving = ready();
@@ -342,18 +344,17 @@ void App::ExpiryLoop() {
     for (const char* service : {"", kSessionService, kDocumentService}) {
       health->SetServingStatus(service, serving);
     }
-    lock.lock();
-    stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+    absl::MutexLock lock(&mu_);
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(1))) return;
   }
 }
 
 void App::Drain(absl::Duration timeout) {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stopping_) return;
-    stopping_ = true;
+    stopping_ = true;  // wakes ExpiryLoop's Await
   }
-  stop_cv_.notify_all();
   if (expiry_.joinable()) expiry_.join();
   if (!server_) return;
   server_->GetHealthCheckService()->SetServingStatus(false);

@@ -1,12 +1,12 @@
 #ifndef DOCSHARE_TRANSPORT_APP_H_
 #define DOCSHARE_TRANSPORT_APP_H_
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "service/auth/tokens.h"
 #include "service/common/clock.h"
@@ -85,9 +85,8 @@ class App {
   std::unique_ptr<HttpApi> http_api_;
   std::unique_ptr<HttpServer> http_;
 
-  std::mutex mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread expiry_;
 };
 

@@ -1,7 +1,9 @@
-#include <condition_variable>
-#include <mutex>
+#include <optional>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/alarm.h"
 #include "service/common/error_info.h"
 #include "service/common/reject.h"
@@ -56,13 +58,11 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
     }
     share_ = deps_.pipeline.NewShare();
     // A stalled upload (slowloris) is cut off after --upload-timeout.
-    guard_ = std::make_shared<Guard>();
-    guard_->reactor = this;
+    guard_ = std::make_shared<Guard>(this);
     deadline_.Set(
         std::chrono::system_clock::now() + absl::ToChronoSeconds(deps_.upload_timeout),
         [guard = guard_](bool fired) {
-          std::lock_guard lock(guard->mu);
-          if (fired && guard->reactor != nullptr) guard->reactor->TimedOut();
+          if (fired) guard->Fire();
         });
     HandOff(this);
     StartRead(&request_);
@@ -87,13 +87,12 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
   void OnDone() override {
     TakeOver(this);
     {  // the header's Begin may still be returning on a store thread
-      std::unique_lock lock(mu_);
-      begin_cv_.wait(lock, [this] { return !in_begin_; });
+      absl::MutexLock lock(&mu_);
+      auto begin_returned = [this]()
+                                ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !in_begin_; };
+      mu_.Await(absl::Condition(&begin_returned));
     }
-    if (guard_) {
-      std::lock_guard lock(guard_->mu);
-      guard_->reactor = nullptr;
-    }
+    if (guard_) guard_->Detach();
     deadline_.Cancel();
     share_.reset();  // reports a share that ended early
     if (counted_) streams_.EndCall();
@@ -109,7 +108,7 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
   void BeginOffThread() {
     begun_ = true;
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       in_begin_ = true;
     }
     auto begin = [this, request = RequestOf(request_.header())] {
@@ -121,13 +120,12 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
         HandOff(this);
         StartRead(&request_);
       }
-      std::lock_guard lock(mu_);  // the last use of `this` here
-      in_begin_ = false;
-      begin_cv_.notify_all();
+      absl::MutexLock lock(&mu_);  // the last use of `this` here
+      in_begin_ = false;           // wakes OnDone's Await
     };
     if (!deps_.backplane.Dispatch(begin)) {
       {
-        std::lock_guard lock(mu_);
+        absl::MutexLock lock(&mu_);
         in_begin_ = false;
       }
       share_.reset();
@@ -156,7 +154,7 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
           context_));
     }
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (finished_) return;
       uploaded_ = true;  // the upload deadline no longer applies
     }
@@ -169,7 +167,7 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
 
   void TimedOut() {
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (uploaded_ || finished_) return;
     }
     deps_.log.Warn("upload_timeout",
@@ -183,13 +181,13 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
   }
 
   bool finished() {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     return finished_;
   }
 
   void FinishOnce(const grpc::Status& status) {
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (finished_) return;
       finished_ = true;
     }
@@ -198,9 +196,40 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
   }
 
   // Shared with the deadline's callback, which may outlive the reactor.
-  struct Guard {
-    std::recursive_mutex mu;
-    ShareReactor* reactor = nullptr;
+  class Guard {
+   public:
+    explicit Guard(ShareReactor* reactor) : reactor_(reactor) {}
+    // The deadline fired: the reactor times the upload out unless OnDone
+    // detached it first.
+    void Fire() {
+      ShareReactor* reactor;
+      {
+        absl::MutexLock lock(&mu_);
+        if (reactor_ == nullptr) return;
+        reactor = reactor_;
+        firing_ = std::this_thread::get_id();
+      }
+      reactor->TimedOut();  // may finish the call; OnDone waits in Detach
+      absl::MutexLock lock(&mu_);
+      firing_.reset();
+    }
+    // From OnDone: no Fire reaches the reactor after this returns. Waits for
+    // one in progress on another thread (on this one, gRPC ran OnDone inline
+    // from the Finish that TimedOut called, which returns straight after).
+    void Detach() {
+      absl::MutexLock lock(&mu_);
+      reactor_ = nullptr;
+      const std::thread::id self = std::this_thread::get_id();
+      auto idle = [this, self]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return !firing_.has_value() || *firing_ == self;
+      };
+      mu_.Await(absl::Condition(&idle));
+    }
+
+   private:
+    absl::Mutex mu_;
+    ShareReactor* reactor_ ABSL_GUARDED_BY(mu_);
+    std::optional<std::thread::id> firing_ ABSL_GUARDED_BY(mu_);
   };
 
   grpc::CallbackServerContext* context_;
@@ -214,11 +243,10 @@ class ShareReactor final : public grpc::ServerReadReactor<v1::ShareDocumentReque
   bool counted_ = false;
   std::shared_ptr<Guard> guard_;
   grpc::Alarm deadline_;
-  std::mutex mu_;
-  bool finished_ = false;
-  bool in_begin_ = false;  // guarded by mu_: Begin runs dispatched to the store
-  std::condition_variable begin_cv_;
-  bool uploaded_ = false;
+  absl::Mutex mu_;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool in_begin_ ABSL_GUARDED_BY(mu_) = false;  // Begin runs dispatched to the store
+  bool uploaded_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 absl::Status Check(const grpc::CallbackServerContext& context, const ServiceDeps& deps,

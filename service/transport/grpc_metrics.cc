@@ -4,10 +4,11 @@
 #include <atomic>
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "google/protobuf/descriptor.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -146,7 +147,7 @@ class GrpcMetrics {
   }
 
   const MethodSeries& Series(ServerRpcInfo::Type type, const std::string& path) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto key = std::make_pair(type, path);
     auto it = series_.find(key);
     if (it != series_.end()) return it->second;
@@ -178,9 +179,10 @@ class GrpcMetrics {
   Family<Histogram>& handling_;
   Family<Counter>& received_;
   Family<Counter>& sent_;
-  std::mutex mu_;
+  absl::Mutex mu_;
   // Node-based: references handed out stay valid as it grows.
-  std::map<std::pair<ServerRpcInfo::Type, std::string>, MethodSeries> series_;
+  std::map<std::pair<ServerRpcInfo::Type, std::string>, MethodSeries> series_
+      ABSL_GUARDED_BY(mu_);
 };
 
 class MetricsInterceptor final : public Interceptor {

@@ -316,7 +316,9 @@ TEST_F(Replicas, EndOnOneReplicaEndsWatchersOnAnother) {
 }
 
 TEST_F(Replicas, ExpiryEndsTheSessionForWatchersOnEveryReplica) {
-  const auto s = Start(A(), "expiring", 1);
+  // 3 s: both watch streams are open before it is due, even on a loaded
+  // machine (a watch of an already-ended session is refused instead).
+  const auto s = Start(A(), "expiring", 3);
   Watch on_b(B(), s.consumer_token(), "expiring", 0);
   Watch on_c(C(), s.consumer_token(), "expiring", 0);
   // Each replica sweeps once a second: the first to find it due ends it.
