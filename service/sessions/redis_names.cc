@@ -14,6 +14,14 @@ uint64_t ToU64(std::string_view s) {
   return absl::SimpleAtoi(absl::string_view(s.data(), s.size()), &v) ? v : 0;
 }
 
+std::optional<uint64_t> ParseSequence(std::string_view s) {
+  uint64_t v = 0;
+  if (!absl::SimpleAtoi(absl::string_view(s.data(), s.size()), &v) || v == 0) {
+    return std::nullopt;
+  }
+  return v;
+}
+
 int64_t ToI64(std::string_view s) {
   int64_t v = 0;
   return absl::SimpleAtoi(absl::string_view(s.data(), s.size()), &v) ? v : 0;

@@ -6,6 +6,7 @@
 // as Redis holds them.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,9 @@ inline constexpr std::string_view kPurgeChannelPrefix = "docshare:purge:";
 
 // A decimal Redis wrote (a script's reply, a hash field); 0 if it is not one.
 uint64_t ToU64(std::string_view s);
+// A sequence from outside our scripts' replies (a Pub/Sub message): a
+// positive decimal number, or nothing.
+std::optional<uint64_t> ParseSequence(std::string_view s);
 int64_t ToI64(std::string_view s);
 
 // A session hash's state field ("active", "ended", "expired").

@@ -136,8 +136,13 @@ void RedisStore::PubSubLoop() {
         }
         const size_t b = payload.find(' ', a + 1);
         const std::string nonce(payload.substr(0, a));
-        const uint64_t seq = ToU64(payload.substr(
+        const std::optional<uint64_t> parsed = ParseSequence(payload.substr(
             a + 1, b == std::string_view::npos ? std::string_view::npos : b - a - 1));
+        if (!parsed.has_value()) {
+          observer_.SessionAnomaly("malformed_announcement", channel);
+          continue;
+        }
+        const uint64_t seq = *parsed;
         absl::StatusOr<EventPtr> event;
         if (b != std::string_view::npos) {
           event = DecodeWithSequence(payload.substr(b + 1), seq);

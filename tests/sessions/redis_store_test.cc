@@ -355,6 +355,10 @@ class ReportRecorder final : public Observer {
                       ABSL_SHARED_LOCKS_REQUIRED(mu_) { return reachable_.size() >= n; };
     return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
   }
+  int Count(std::string_view what) {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(std::count(anomalies_.begin(), anomalies_.end(), what));
+  }
   bool WaitAnomaly(std::string_view what) {
     absl::MutexLock lock(&mu_);
     auto seen = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -417,9 +421,19 @@ TEST_F(RedisStoreTest, MalformedAnnouncementsAndEntriesAreReported) {
   redis_->Cli(absl::StrCat("PUBLISH docshare:events:s1 '", info.nonce, " 1 garbage'"));
   EXPECT_TRUE(reports.WaitAnomaly("undecodable_entry"));
   EXPECT_TRUE(r.events().empty());
+  // A sequence that is not a positive number is malformed too: it never
+  // reaches a decoder or a log read as sequence 0. A real share after them is
+  // delivered: the subscription goes on.
+  for (const char* seq : {" x garbage", " 0", " -3"}) {
+    redis_->Cli(absl::StrCat("PUBLISH docshare:events:s1 '", info.nonce, seq, "'"));
+  }
+  ASSERT_TRUE(AppendNow(*a_, "s1", Doc(10)).ok());
+  ASSERT_TRUE(r.WaitFor(1));
+  EXPECT_EQ(reports.Count("malformed_announcement"), 4);
+  EXPECT_EQ(reports.Count("undecodable_entry"), 1);
   // A log entry nobody could have written: a replay refuses it, loudly.
-  redis_->Cli(absl::StrCat("XADD docshare:log:s1:", info.nonce, " 1-1 e garbage"));
-  redis_->Cli("HSET docshare:session:s1 seq 1");
+  redis_->Cli(absl::StrCat("XADD docshare:log:s1:", info.nonce, " 2-1 e garbage"));
+  redis_->Cli("HSET docshare:session:s1 seq 2");
   Recorder late;
   EXPECT_EQ(bp.Subscribe("s1", 0, &late).status().code(), absl::StatusCode::kInternal);
 }
