@@ -51,8 +51,7 @@ class RedisConnection {
       const RedisAddress& address);
 
   // UNAVAILABLE on an I/O error (the connection is then useless: the pool
-  // drops it); an error
-  // reply is returned as a reply.
+  // drops it); an error reply is returned as a reply.
   absl::StatusOr<ReplyPtr> Command(const std::vector<std::string>& args);
 
   redisContext* context() { return c_; }

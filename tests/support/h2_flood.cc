@@ -13,14 +13,9 @@
 #include "absl/time/clock.h"
 
 namespace docshare::testing {
-namespace {
 
-constexpr uint8_t kHeaders = 0x1, kRstStream = 0x3, kSettings = 0x4,
-                  kContinuationType = 0x9;
-constexpr uint8_t kEndStream = 0x1, kEndHeaders = 0x4;
-
-std::string Frame(uint8_t type, uint8_t flags, uint32_t stream,
-                  std::string_view payload) {
+std::string H2Frame(uint8_t type, uint8_t flags, uint32_t stream,
+                    std::string_view payload) {
   std::string f;
   const uint32_t n = static_cast<uint32_t>(payload.size());
   f += static_cast<char>(n >> 16);
@@ -35,6 +30,8 @@ std::string Frame(uint8_t type, uint8_t flags, uint32_t stream,
   f.append(payload);
   return f;
 }
+
+namespace {
 
 // HPACK "literal header field without indexing, new name" (RFC 7541 6.2.2),
 // name and value shorter than 127 bytes.
@@ -92,9 +89,9 @@ H2FloodResult FloodOnce(int port, H2Flood kind, absl::Duration duration,
     close(fd);
     return result;
   }
-  std::string start = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + Frame(kSettings, 0, 0, "");
+  std::string start = std::string(kH2Preface) + H2Frame(kH2Settings, 0, 0, "");
   const std::string request = RequestHeaders();
-  if (kind == H2Flood::kContinuation) start += Frame(kHeaders, 0, 1, request);
+  if (kind == H2Flood::kContinuation) start += H2Frame(kH2Headers, 0, 1, request);
   SendAll(fd, start);
   result.bytes_sent = start.size();
 
@@ -103,7 +100,7 @@ H2FloodResult FloodOnce(int port, H2Flood kind, absl::Duration duration,
   for (int i = 0; block.size() + 140 < 16384; ++i) {
     block += Literal("x-flood-" + std::to_string(i), std::string(100, 'a' + i % 26));
   }
-  const std::string continuation = Frame(kContinuationType, 0, 1, block);
+  const std::string continuation = H2Frame(kH2Continuation, 0, 1, block);
   uint32_t stream = 1;
   const absl::Time deadline = absl::Now() + duration;
   while (absl::Now() < deadline && result.bytes_sent < max_bytes) {
@@ -112,8 +109,8 @@ H2FloodResult FloodOnce(int port, H2Flood kind, absl::Duration duration,
       if (kind == H2Flood::kContinuation) {
         burst += continuation;
       } else {
-        burst += Frame(kHeaders, kEndHeaders, stream, request);
-        burst += Frame(kRstStream, 0, stream, std::string("\0\0\0\x8", 4));  // CANCEL
+        burst += H2Frame(kH2Headers, kH2EndHeaders, stream, request);
+        burst += H2Frame(kH2RstStream, 0, stream, std::string("\0\0\0\x8", 4));  // CANCEL
         stream += 2;
       }
     }

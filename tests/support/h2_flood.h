@@ -11,12 +11,22 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "absl/time/time.h"
 
 namespace docshare::testing {
 
 enum class H2Flood { kContinuation, kRapidReset };
+
+// Raw HTTP/2 (RFC 9113): the client preface, frame types and flags, and one
+// frame with its 9-byte header.
+inline constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+inline constexpr uint8_t kH2Data = 0x0, kH2Headers = 0x1, kH2RstStream = 0x3,
+                         kH2Settings = 0x4, kH2Continuation = 0x9;
+inline constexpr uint8_t kH2EndStream = 0x1, kH2EndHeaders = 0x4;
+std::string H2Frame(uint8_t type, uint8_t flags, uint32_t stream,
+                    std::string_view payload);
 
 struct H2FloodResult {
   uint64_t bytes_sent = 0;
