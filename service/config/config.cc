@@ -85,6 +85,9 @@ std::vector<Option> Options(Config& c) {
       {"render-timeout", &c.isolation.timeout, "seconds one render may take"},
       {"render-memory-limit", &c.isolation.memory_limit,
        "bytes of memory one render may use"},
+      {"render-heap-keep-bytes", &c.isolation.heap_keep_bytes,
+       "bytes of freed heap a render worker keeps for its next render instead of "
+       "returning them to the kernel (0: glibc's thresholds)"},
       {"render-isolation", &c.isolation.mode,
        "process (decode in docshare-render-worker processes) or thread (in the server)"},
       {"watcher-queue", &c.watcher_queue,
@@ -576,6 +579,9 @@ absl::Status Config::Validate() const {
     return Bad("render-workers", "must be 0-256");
   }
   if (isolation.queue < 0) return Bad("render-queue", "must not be negative");
+  if (isolation.heap_keep_bytes > (1ull << 30)) {  // render_wire.h's kMaxHeapKeepBytes
+    return Bad("render-heap-keep-bytes", "must be at most 1073741824");
+  }
   if (isolation.timeout < absl::Seconds(1)) {
     return Bad("render-timeout", "must be at least 1 second");
   }

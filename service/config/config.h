@@ -63,7 +63,8 @@ struct Config {
     int workers = 0;  // 0: one per usable CPU (affinity, cgroup quota)
     int queue = 16;   // shares waiting for a worker
     absl::Duration timeout = absl::Seconds(10);
-    uint64_t memory_limit = 1073741824;  // bytes one render may use
+    uint64_t memory_limit = 1073741824;   // bytes one render may use
+    uint64_t heap_keep_bytes = 67108864;  // freed heap a worker keeps; 0: glibc's
     // Not an option: empty is docshare-render-worker beside the server's
     // binary; tests set another worker (tests/isolation/worker).
     std::string worker_path;

@@ -199,7 +199,8 @@ absl::Status IsolatedRenderer::Spawn(Worker& w) {
   WorkerInit init{options_, isolation_.memory_limit,
                   static_cast<uint32_t>(absl::ToInt64Seconds(
                       absl::Ceil(isolation_.timeout, absl::Seconds(1)))) +
-                      1};
+                      1,
+                  isolation_.heap_keep_bytes};
   return WriteParts(w.fd, {EncodeInit(init)}, absl::Now() + absl::Seconds(1));
 }
 

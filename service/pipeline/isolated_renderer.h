@@ -21,6 +21,9 @@ struct IsolationOptions {
   int workers = 1;                             // one per render pool thread
   absl::Duration timeout = absl::Seconds(10);  // per share, then SIGKILL
   uint64_t memory_limit = 1ull << 30;          // bytes one render may map; 0: none
+  // Freed heap a worker keeps for its next render instead of handing it back
+  // to the kernel (render_worker.h: KeepHeap); 0: glibc's own thresholds.
+  uint64_t heap_keep_bytes = 64ull << 20;
 };
 
 // docshare-render-worker next to this process's executable

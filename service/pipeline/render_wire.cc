@@ -133,6 +133,7 @@ std::string EncodeInit(const WorkerInit& init) {
   out.set_memory_limit(init.memory_limit);
   out.set_cpu_seconds(init.cpu_seconds);
   out.set_max_preview_bytes(init.options.max_preview_bytes);
+  out.set_heap_keep_bytes(init.heap_keep_bytes);
   return FrameHead(message, 0);
 }
 
@@ -144,7 +145,8 @@ absl::StatusOr<WorkerInit> DecodeInit(std::string_view payload) {
   const wire::WorkerInit& in = message.init();
   const std::optional<PreviewFormat> format = FromWire(in.format());
   if (!format || !ValidEdge(in.display_size()) || !ValidEdge(in.thumbnail_size()) ||
-      in.max_preview_bytes() > kEventPreviewBudget) {
+      in.max_preview_bytes() > kEventPreviewBudget ||
+      in.heap_keep_bytes() > kMaxHeapKeepBytes) {
     return Malformed("init options out of range");
   }
   WorkerInit init;
@@ -156,6 +158,7 @@ absl::StatusOr<WorkerInit> DecodeInit(std::string_view payload) {
   init.options.max_preview_bytes = in.max_preview_bytes();
   init.memory_limit = in.memory_limit();
   init.cpu_seconds = in.cpu_seconds();
+  init.heap_keep_bytes = in.heap_keep_bytes();
   return init;
 }
 

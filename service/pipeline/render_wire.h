@@ -38,10 +38,14 @@ inline constexpr uint32_t kMaxRequestFrameBytes = 1u << 30;
 inline constexpr uint32_t kMaxResponseFrameBytes = 256u << 20;
 inline constexpr size_t kFrameLengthBytes = 4;
 
+// --render-heap-keep-bytes' bound: glibc's M_TRIM_THRESHOLD is an int.
+inline constexpr uint64_t kMaxHeapKeepBytes = 1ull << 30;
+
 struct WorkerInit {
   RenderOptions options;
-  uint64_t memory_limit = 0;  // bytes one render may add; 0: no limit
-  uint32_t cpu_seconds = 0;   // CPU seconds one render may use; 0: no limit
+  uint64_t memory_limit = 0;     // bytes one render may add; 0: no limit
+  uint32_t cpu_seconds = 0;      // CPU seconds one render may use; 0: no limit
+  uint64_t heap_keep_bytes = 0;  // freed heap kept for the next render; 0: glibc's
 };
 
 // Whole frames (length prefix included).

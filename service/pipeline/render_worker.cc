@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -78,6 +79,20 @@ void ExitWithTheServer() {
 
 }  // namespace
 
+absl::Status KeepHeap(uint64_t bytes) {
+  if (bytes == 0) return absl::OkStatus();
+  if (bytes > kMaxHeapKeepBytes) {
+    return absl::InvalidArgumentError("heap_keep_bytes over its bound");
+  }
+  // glibc refuses an mmap threshold over 32 MiB (HEAP_MAX_SIZE / 2).
+  const int mmap_threshold = static_cast<int>(std::min<uint64_t>(bytes / 2, 32u << 20));
+  if (mallopt(M_TRIM_THRESHOLD, static_cast<int>(bytes)) != 1 ||
+      mallopt(M_MMAP_THRESHOLD, mmap_threshold) != 1) {
+    return absl::InternalError("mallopt refused the heap thresholds");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ServeRenderRequests(int fd, Renderer& renderer, uint32_t cpu_seconds) {
   for (;;) {
     absl::StatusOr<std::string> frame =
@@ -117,6 +132,7 @@ int RenderWorkerMain(int argc, char** argv, const RendererFactory& make_renderer
   if (!frame.ok()) return Fail(frame.status());
   absl::StatusOr<WorkerInit> init = DecodeInit(*frame);
   if (!init.ok()) return Fail(init.status());
+  if (absl::Status s = KeepHeap(init->heap_keep_bytes); !s.ok()) return Fail(s);
   std::unique_ptr<Renderer> renderer = make_renderer(init->options);
   if (absl::Status s = LimitAddressSpace(init->memory_limit); !s.ok()) return Fail(s);
   // From here on, code a hostile file got running finds no way out.

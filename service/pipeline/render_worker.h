@@ -29,6 +29,14 @@ using RendererFactory = std::function<std::unique_ptr<Renderer>(const RenderOpti
 // constructor; tests wrap it.
 int RenderWorkerMain(int argc, char** argv, const RendererFactory& make_renderer);
 
+// Keeps up to `bytes` of freed heap for the next render (glibc's
+// M_TRIM_THRESHOLD), and serves allocations under half of it (at most
+// 32 MiB) from the heap rather than from mmap (M_MMAP_THRESHOLD). With glibc's
+// defaults every render's pixel buffers came from fresh mmaps, zeroed by the
+// kernel page by page and unmapped again: about a quarter of a render's CPU
+// (docs/performance.md). 0 leaves glibc's thresholds alone.
+absl::Status KeepHeap(uint64_t bytes);
+
 // The loop alone: one Response frame per Request frame on `fd`, each render
 // under an RLIMIT_CPU of `cpu_seconds` more (0: none). Returns OK when the
 // server closes the socket, an error on a broken frame.

@@ -149,7 +149,8 @@ App::App(Config config, const Clock& clock, Observer& observer, Logger& log,
                                             : isolation.worker_path,
                          .workers = workers,
                          .timeout = isolation.timeout,
-                         .memory_limit = isolation.memory_limit},
+                         .memory_limit = isolation.memory_limit,
+                         .heap_keep_bytes = isolation.heap_keep_bytes},
         observer_);
   }
   pool_ = std::make_unique<RenderPool>(workers, isolation.queue, observer_,

@@ -32,6 +32,7 @@ TEST(Config, DefaultsAreTheDocumentedOnesAndValid) {
   EXPECT_EQ(c->session_ttl, absl::Seconds(7200));
   EXPECT_EQ(c->backplane, BackplaneConfig(MemoryBackplaneConfig{}));
   EXPECT_EQ(c->isolation.mode, RenderIsolation::kProcess);
+  EXPECT_EQ(c->isolation.heap_keep_bytes, 67108864u);
   EXPECT_EQ(c->log_level, LogLevel::kInfo);
   EXPECT_EQ(c->render.max_preview_bytes, 2097152u);
   EXPECT_TRUE(c->Validate().ok()) << c->Validate();
@@ -52,7 +53,7 @@ TEST(Config, EveryValueIsParsedIntoItsType) {
       {"--preview-format=jpeg", "--log-level=debug", "--render-isolation=thread",
        "--render-timeout=3", "--upload-timeout=9", "--drain-timeout=0",
        "--max-session-documents=7", "--render-memory-limit=1000000",
-       "--backplane=redis://cache.internal:6380/2",
+       "--render-heap-keep-bytes=0", "--backplane=redis://cache.internal:6380/2",
        "--token-secret=a-token-secret-of-32-bytes-or-more"},
       {});
   ASSERT_TRUE(c.ok()) << c.status();
@@ -61,6 +62,7 @@ TEST(Config, EveryValueIsParsedIntoItsType) {
   EXPECT_EQ(c->isolation.mode, RenderIsolation::kThread);
   EXPECT_EQ(c->isolation.timeout, absl::Seconds(3));
   EXPECT_EQ(c->isolation.memory_limit, 1000000u);
+  EXPECT_EQ(c->isolation.heap_keep_bytes, 0u);
   EXPECT_EQ(c->upload_timeout, absl::Seconds(9));
   EXPECT_EQ(c->drain_timeout, absl::ZeroDuration());
   EXPECT_EQ(c->session_caps.max_documents, 7);
@@ -218,6 +220,7 @@ TEST(Config, ValidateNamesTheBadOption) {
            {{"--watcher-queue=0"}, "--watcher-queue"},
            {{"--render-workers=300"}, "--render-workers"},
            {{"--render-queue=-1"}, "--render-queue"},
+           {{"--render-heap-keep-bytes=1073741825"}, "--render-heap-keep-bytes"},
            {{"--render-timeout=0"}, "--render-timeout"},
            {{"--session-ttl=0"}, "--session-ttl"},
            {{"--upload-timeout=0"}, "--upload-timeout"},

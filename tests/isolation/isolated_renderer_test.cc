@@ -223,6 +223,33 @@ TEST_F(IsolatedRendererTest, ARenderOverTheMemoryLimitFailsCleanly) {
   EXPECT_TRUE(fits.ok()) << fits.status();
 }
 
+// --render-heap-keep-bytes: a worker that keeps its freed heap renders the
+// next file in the memory of the last one; with glibc's defaults each render
+// maps, faults in (zeroed by the kernel) and unmaps its pixel buffers again.
+TEST_F(IsolatedRendererTest, AKeptHeapSparesTheNextRenderItsPageFaults) {
+  const std::string bytes = ReadFile(CorpusPath("sharp/2569067123_aca715a2ee_o.jpg"));
+  const ImageHeader header = HeaderOf(bytes);
+  auto faults_of_a_second_render = [&](uint64_t keep) -> long {
+    auto isolated = Make({.worker_path = kWorker, .workers = 1, .heap_keep_bytes = keep});
+    EXPECT_TRUE(isolated->Render(bytes, header).ok());  // warms the heap up
+    const std::vector<pid_t> pids = isolated->worker_pids();
+    EXPECT_EQ(pids.size(), 1u);
+    if (pids.size() != 1 || pids[0] <= 0) return -1;
+    const long before = testing::ProcMinorFaults(pids[0]);
+    absl::StatusOr<Renditions> again = isolated->Render(bytes, header);
+    EXPECT_TRUE(again.ok()) << again.status();
+    const long after = testing::ProcMinorFaults(pids[0]);
+    EXPECT_GE(before, 0);
+    return after - before;
+  };
+  const long kept = faults_of_a_second_render(64 << 20);
+  const long glibc = faults_of_a_second_render(0);
+  ASSERT_GE(kept, 0);
+  // Measured: 150-190 faults against ~3,840 (a 1600 x 1306 display is 6 MB).
+  EXPECT_LT(kept * 4, glibc) << "kept " << kept << ", glibc's defaults " << glibc;
+  EXPECT_TRUE(observer_.lost().empty());
+}
+
 TEST_F(IsolatedRendererTest, RendersConcurrentlyFromSeveralThreads) {
   auto isolated = Make({.worker_path = kWorker, .workers = 3});
   std::vector<std::string> files;

@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 
 #include "absl/time/clock.h"
@@ -25,6 +26,21 @@ inline std::string ProcStatus(pid_t pid, const std::string& key) {
     }
   }
   return "";
+}
+
+// Minor page faults of `pid` so far (/proc/<pid>/stat's minflt), or -1.
+inline long ProcMinorFaults(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const size_t after_name = line.rfind(')');  // the name may hold spaces
+  if (after_name == std::string::npos) return -1;
+  std::istringstream fields(line.substr(after_name + 2));
+  std::string field;
+  // state ppid pgrp session tty_nr tpgid flags minflt: the 8th after the name.
+  for (int i = 0; i < 8 && fields >> field; ++i) {
+  }
+  return fields ? std::stol(field) : -1;
 }
 
 // The line of /proc/<pid>/limits that starts with `name` ("Max processes").

@@ -54,6 +54,7 @@ TEST(RenderWireTest, InitRoundTrips) {
                   .webp_effort = 4,
                   .max_preview_bytes = 123456};
   init.memory_limit = 5'000'000'000;
+  init.heap_keep_bytes = 32 << 20;
   absl::StatusOr<WorkerInit> back = DecodeInit(Payload(EncodeInit(init)));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->options.display_size, 1200);
@@ -63,6 +64,16 @@ TEST(RenderWireTest, InitRoundTrips) {
   EXPECT_EQ(back->options.webp_effort, 4);
   EXPECT_EQ(back->options.max_preview_bytes, 123456u);
   EXPECT_EQ(back->memory_limit, 5'000'000'000u);
+  EXPECT_EQ(back->heap_keep_bytes, 32u << 20);
+}
+
+TEST(RenderWireTest, InitWithAHeapKeepOverItsBoundIsMalformed) {
+  WorkerInit init;
+  init.heap_keep_bytes = kMaxHeapKeepBytes + 1;
+  absl::StatusOr<WorkerInit> back = DecodeInit(Payload(EncodeInit(init)));
+  EXPECT_TRUE(absl::IsDataLoss(back.status())) << back.status();
+  init.heap_keep_bytes = kMaxHeapKeepBytes;
+  EXPECT_TRUE(DecodeInit(Payload(EncodeInit(init))).ok());
 }
 
 TEST(RenderWireTest, RequestCarriesHeaderAndBytesInPlace) {
