@@ -65,10 +65,12 @@ class H2FrameGuard {
   std::string_view refused_;
 };
 
-// The listener and its relay threads.
+// The listener (one thread) and its relay threads (one per usable CPU, at
+// most 4; each connection stays on one).
 class H2Guard {
  public:
-  // Called (on the guard's thread) when a connection is closed for a limit.
+  // Called (on one of the guard's relay threads, maybe several at once) when a
+  // connection is closed for a limit.
   using OnRefused = std::function<void(std::string_view limit)>;
 
   // Listens on `address` (host:port; port 0 picks one) for `server`, which
