@@ -9,9 +9,16 @@
 #define DOCSHARE_REDIS_TLS 0
 #endif
 
+// An ASan or TSan build: malloc is the sanitizer's, not glibc's, so glibc's
+// heap thresholds (mallopt) mean nothing there.
+#ifndef DOCSHARE_SANITIZER_ALLOCATOR
+#define DOCSHARE_SANITIZER_ALLOCATOR 0
+#endif
+
 namespace docshare {
 
 inline constexpr bool kRedisTlsAvailable = DOCSHARE_REDIS_TLS != 0;
+inline constexpr bool kGlibcMalloc = DOCSHARE_SANITIZER_ALLOCATOR == 0;
 
 }  // namespace docshare
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "service/common/build_features.h"
+#include "service/pipeline/render_wire.h"
 
 extern char** environ;
 
@@ -579,8 +580,9 @@ absl::Status Config::Validate() const {
     return Bad("render-workers", "must be 0-256");
   }
   if (isolation.queue < 0) return Bad("render-queue", "must not be negative");
-  if (isolation.heap_keep_bytes > (1ull << 30)) {  // render_wire.h's kMaxHeapKeepBytes
-    return Bad("render-heap-keep-bytes", "must be at most 1073741824");
+  if (isolation.heap_keep_bytes > kMaxHeapKeepBytes) {
+    return Bad("render-heap-keep-bytes",
+               absl::StrCat("must be at most ", kMaxHeapKeepBytes));
   }
   if (isolation.timeout < absl::Seconds(1)) {
     return Bad("render-timeout", "must be at least 1 second");

@@ -34,13 +34,6 @@ const std::set<std::string>& KeptFields() {
   return *kept;
 }
 
-// A VipsBlob over the caller's bytes (no copy); it must outlive every image
-// loaded from it, so it is declared before them.
-struct BlobUnref {
-  void operator()(VipsBlob* blob) const { vips_area_unref(VIPS_AREA(blob)); }
-};
-using BlobPtr = std::unique_ptr<VipsBlob, BlobUnref>;
-
 bool IsAnimated(const VImage& image) {
   return vips_image_get_page_height(image.get_image()) < image.height();
 }
@@ -275,7 +268,7 @@ Preview MakePreview(Rendition rendition, const VImage& image,
 
 absl::Status RenderWithVips(std::string_view bytes, const ImageHeader& header,
                             const RenderOptions& options, Renditions& out) {
-  BlobPtr blob(vips_blob_new(nullptr, bytes.data(), bytes.size()));
+  const BlobPtr blob = BlobOver(bytes);  // the caller's bytes, not copied
   const VImage source = Load(blob.get(), header, options);
   const int orientation = Orientation(source);
 

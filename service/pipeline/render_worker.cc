@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "service/common/build_features.h"
 #include "service/pipeline/render_wire.h"
 #include "service/pipeline/vips_boundary.h"
 #include "service/pipeline/worker_sandbox.h"
@@ -79,23 +80,8 @@ void ExitWithTheServer() {
 
 }  // namespace
 
-bool HeapThresholdsApply() {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  return false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-    __has_feature(memory_sanitizer)
-  return false;
-#else
-  return true;
-#endif
-#else
-  return true;
-#endif
-}
-
 absl::Status KeepHeap(uint64_t bytes) {
-  if (bytes == 0 || !HeapThresholdsApply()) return absl::OkStatus();
+  if (bytes == 0 || !kGlibcMalloc) return absl::OkStatus();
   if (bytes > kMaxHeapKeepBytes) {
     return absl::InvalidArgumentError("heap_keep_bytes over its bound");
   }

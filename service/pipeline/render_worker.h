@@ -36,10 +36,8 @@ int RenderWorkerMain(int argc, char** argv, const RendererFactory& make_renderer
 // kernel page by page and unmapped again: about a quarter of a render's CPU
 // (docs/performance.md). 0 leaves glibc's thresholds alone.
 // Under a sanitizer, whose allocator is not glibc's (ASan's mallopt refuses
-// everything), it does nothing.
+// everything), it does nothing (build_features.h: kGlibcMalloc).
 absl::Status KeepHeap(uint64_t bytes);
-// False in a sanitizer build: glibc's heap thresholds do not apply there.
-bool HeapThresholdsApply();
 
 // The loop alone: one Response frame per Request frame on `fd`, each render
 // under an RLIMIT_CPU of `cpu_seconds` more (0: none). Returns OK when the

@@ -3,7 +3,10 @@
 
 // The one place libvips is started and its exceptions are caught.
 
+#include <vips/vips.h>
+
 #include <functional>
+#include <memory>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -29,6 +32,17 @@ void RouteGLibLog();
 // (docshare-detected-mime).
 absl::Status CallVips(const std::function<absl::Status()>& fn,
                       std::string_view detected_mime = "");
+
+struct BlobUnref {
+  void operator()(VipsBlob* blob) const { vips_area_unref(VIPS_AREA(blob)); }
+};
+using BlobPtr = std::unique_ptr<VipsBlob, BlobUnref>;
+
+// A VipsBlob over `bytes` (no copy). It must outlive every image loaded from
+// it, until the last save has pulled every pixel: declare it before them.
+inline BlobPtr BlobOver(std::string_view bytes) {
+  return BlobPtr(vips_blob_new(nullptr, bytes.data(), bytes.size()));
+}
 
 }  // namespace docshare
 

@@ -179,9 +179,9 @@ class H2Guard::Impl {
  public:
   Impl(grpc::Server& server, H2Limits limits, OnRefused on_refused)
       : server_(server), limits_(limits), on_refused_(std::move(on_refused)) {
-    // The relays copy every byte gRPC sends (a fan-out is most of them) through
-    // the kernel twice more: one thread for all of them made it the bottleneck
-    // (a 500-watcher fan-out's delivery p99 went from 51 to 240 ms).
+    // The relays carry every byte gRPC sends (a fan-out is most of them): on
+    // one thread, a server could never send more than one core can copy. On
+    // 2 cores this changed no measured figure (README, "HTTP/2 floods").
     const int threads = std::clamp(UsableCpus(), 1, kMaxRelayThreads);
     for (int i = 0; i < threads; ++i) loops_.push_back(std::make_unique<Loop>());
   }

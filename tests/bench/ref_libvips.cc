@@ -38,7 +38,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -49,6 +48,7 @@
 #include "service/pipeline/render.h"
 #include "service/pipeline/render_worker.h"
 #include "service/pipeline/sniff.h"
+#include "service/pipeline/vips_boundary.h"
 
 namespace {
 
@@ -101,19 +101,9 @@ size_t EncodeWebp(const vips::VImage& image) {
   return length;
 }
 
-struct BlobUnref {
-  void operator()(VipsBlob* blob) const { vips_area_unref(VIPS_AREA(blob)); }
-};
-// A blob over the caller's bytes (no copy), as the service does; it must
-// outlive the images loaded from it (until the save has pulled every pixel).
-std::unique_ptr<VipsBlob, BlobUnref> BlobOver(const std::string& bytes) {
-  return std::unique_ptr<VipsBlob, BlobUnref>(
-      vips_blob_new(nullptr, bytes.data(), bytes.size()));
-}
-
 // One rendition, decoding the original.
 size_t Rendition(const std::string& bytes, int box, bool animated) {
-  const auto source = BlobOver(bytes);
+  const docshare::BlobPtr source = docshare::BlobOver(bytes);  // as the service does
   return EncodeWebp(Resized(source.get(), box, animated));
 }
 
@@ -142,7 +132,7 @@ size_t Staged(const std::string& bytes, StageMs& total) {
     const double start = ProcessCpuMs();
     vips::VImage resized;
     {
-      const auto source = BlobOver(bytes);
+      const docshare::BlobPtr source = docshare::BlobOver(bytes);
       resized = Resized(source.get(), display ? 1600 : 256, display && IsGif(bytes))
                     .copy_memory();
     }

@@ -15,9 +15,9 @@
 #include <vips/vips8>
 
 #include "gtest/gtest.h"
+#include "service/common/build_features.h"
 #include "service/common/reject.h"
 #include "service/pipeline/guard.h"
-#include "service/pipeline/render_worker.h"
 #include "service/pipeline/sniff.h"
 #include "service/pipeline/vips_boundary.h"
 #include "tests/isolation/proc.h"
@@ -228,7 +228,7 @@ TEST_F(IsolatedRendererTest, ARenderOverTheMemoryLimitFailsCleanly) {
 // next file in the memory of the last one; with glibc's defaults each render
 // maps, faults in (zeroed by the kernel) and unmaps its pixel buffers again.
 TEST_F(IsolatedRendererTest, AKeptHeapSparesTheNextRenderItsPageFaults) {
-  if (!HeapThresholdsApply()) GTEST_SKIP() << "a sanitizer's allocator: no glibc heap";
+  if (!kGlibcMalloc) GTEST_SKIP() << "a sanitizer's allocator: no glibc heap";
   const std::string bytes = ReadFile(CorpusPath("sharp/2569067123_aca715a2ee_o.jpg"));
   const ImageHeader header = HeaderOf(bytes);
   auto faults_of_a_second_render = [&](uint64_t keep) -> long {
