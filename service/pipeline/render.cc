@@ -11,6 +11,7 @@
 #include "service/common/types.h"
 #include "service/pipeline/sha256.h"
 #include "service/pipeline/vips_boundary.h"
+#include "service/pipeline/webp_still.h"
 
 // The render stage, in the order it runs:
 //   load (the sniffed type's own loader, fail_on=error, JPEG shrink-on-load)
@@ -130,6 +131,7 @@ uint32_t Le32(std::string_view b, size_t at) {
          uint32_t(uint8_t(b[at + 2])) << 16 | uint32_t(uint8_t(b[at + 3])) << 24;
 }
 
+// For animations (still images go to libwebp directly, webp_still.h):
 // libvips 8.14.1's webpsave writes an EXIF chunk (orientation, resolution,
 // pixel size) even with strip=true and no exif-data on the image. Drop the
 // EXIF, XMP and ICCP chunks and clear their VP8X flags.
@@ -155,9 +157,16 @@ std::string DropWebpMetadata(std::string webp) {
   return out;
 }
 
+int Pages(const VImage& image) {
+  return image.height() / vips_image_get_page_height(image.get_image());
+}
+
 std::string Encode(VImage image, const RenderOptions& options) {
   switch (options.format) {
     case PreviewFormat::kWebp:
+      if (Pages(image) == 1) {
+        return EncodeStillWebp(image, options.quality, options.webp_effort);
+      }
       return DropWebpMetadata(
           TakeBlob(image.webpsave_buffer(VImage::option()
                                              ->set("Q", options.quality)
@@ -176,10 +185,6 @@ std::string Encode(VImage image, const RenderOptions& options) {
       return TakeBlob(image.gifsave_buffer(VImage::option()->set("strip", true)));
   }
   throw vips::VError("unknown preview format");
-}
-
-int Pages(const VImage& image) {
-  return image.height() / vips_image_get_page_height(image.get_image());
 }
 
 // `keep` of the animation's frames, evenly spaced; each kept frame shows for
