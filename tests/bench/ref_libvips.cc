@@ -24,7 +24,7 @@
 // display's decode remain whatever the renderer does.
 //
 // --keep-heap BYTES sets the heap up as a render worker does with
-// --render-heap-keep-bytes (one arena, docshare::KeepHeap), and adds
+// --render-heap-keep-bytes (an arena per thread, docshare::KeepHeap), and adds
 // "+kept-heap" to the printed name: the naive loop given the same allocator
 // settings as the service's workers.
 #include <malloc.h>
@@ -214,8 +214,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (keep_heap != 0) {
-    // As a render worker does (render_worker.cc): one arena, then KeepHeap.
-    mallopt(M_ARENA_MAX, 1);
+    // As the render workers do (render_worker.cc): one arena each, then
+    // KeepHeap. Each worker is a process of its own; here the threads stand
+    // for the workers, so one arena per thread, not one for all of them.
+    mallopt(M_ARENA_MAX, threads);
     if (absl::Status s = docshare::KeepHeap(keep_heap); !s.ok()) {
       std::cerr << "--keep-heap: " << s << "\n";
       return 2;
