@@ -80,7 +80,14 @@ TEST(RenderPoolFairness, ASessionHoldsAtMostItsShareAndOthersStillGetIn) {
     gate.Release(0);
     gate.WaitStarted(4);
     EXPECT_EQ(gate.order(), (std::vector<int>{0, 1, 4}));
-    for (int i : {1, 4, 2, 3}) gate.Release(i);
+    // A's waiting GIFs then run in the order they came. Each start is
+    // awaited before the next worker frees: a job records its start from its
+    // own thread, so two workers picking at once could record out of order.
+    gate.Release(1);
+    gate.WaitStarted(2);
+    gate.Release(4);
+    gate.WaitStarted(3);
+    for (int i : {2, 3}) gate.Release(i);
     pool.Shutdown();
   }
   EXPECT_EQ(gate.order(), (std::vector<int>{0, 1, 4, 2, 3}));
